@@ -1,0 +1,153 @@
+// The CPU elementwise engine. A flat loop for dense operands with matching strides (written so
+// that the compiler vectorizes it), and a strided walk for everything else that runs along the
+// innermost dimension and carries into the outer ones. Threads are the caller's business: each
+// call handles one range of output elements.
+#include "cpu_kernels.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+
+namespace mykernels::cpu {
+namespace detail {
+
+// bfloat16 as stored by PyTorch: the upper 16 bits of a float32.
+struct BFloat16 {
+  std::uint16_t bits;
+};
+
+// Loads a stored element into the compute type and rounds a result back (round to nearest even).
+template <class S>
+struct Element {
+  using Compute = S;
+  static Compute load(S v) { return v; }
+  static S store(Compute v) { return v; }
+};
+
+template <>
+struct Element<_Float16> {
+  using Compute = float;
+  static float load(_Float16 v) { return static_cast<float>(v); }
+  static _Float16 store(float v) { return static_cast<_Float16>(v); }
+};
+
+template <>
+struct Element<BFloat16> {
+  using Compute = float;
+  static float load(BFloat16 v) { return std::bit_cast<float>(std::uint32_t{v.bits} << 16); }
+  static BFloat16 store(float v) {
+    if (std::isnan(v)) {
+      return {0x7FC0};
+    }
+    const std::uint32_t u = std::bit_cast<std::uint32_t>(v);
+    const std::uint32_t rounding = 0x7FFF + ((u >> 16) & 1);
+    return {static_cast<std::uint16_t>((u + rounding) >> 16)};
+  }
+};
+
+template <class Op, class C, std::size_t... I>
+C apply(const Op& op, const C (&args)[sizeof...(I)], std::index_sequence<I...>) {
+  return op(args[I]...);
+}
+
+template <class Op, class S>
+S compute(const Op& op, const S* const (&in)[Op::kArity], std::int64_t i) {
+  using E = Element<S>;
+  typename E::Compute args[Op::kArity];
+  for (int k = 0; k < Op::kArity; ++k) {
+    args[k] = E::load(in[k][i]);
+  }
+  return E::store(apply(op, args, std::make_index_sequence<Op::kArity>{}));
+}
+
+template <class Op, class S>
+void run_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
+               const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin,
+               std::int64_t end) {
+  constexpr int kIn = Op::kArity;
+  S* out = static_cast<S*>(ptrs[0]);
+  const S* in[kIn];
+  for (int k = 0; k < kIn; ++k) {
+    in[k] = static_cast<const S*>(ptrs[k + 1]);
+  }
+
+  if (layout.is_flat()) {
+#pragma GCC ivdep
+    for (std::int64_t i = begin; i < end; ++i) {
+      out[i] = compute(op, in, i);
+    }
+    return;
+  }
+
+  // Multi-index of `begin` and the operands' offsets there.
+  std::int64_t index[kMaxDims] = {};
+  std::int64_t offset[kIn + 1] = {};
+  std::int64_t rest = begin;
+  for (int d = 0; d < layout.ndim; ++d) {
+    index[d] = rest % layout.sizes[d];
+    rest /= layout.sizes[d];
+    for (int k = 0; k <= kIn; ++k) {
+      offset[k] += index[d] * layout.strides[k][d];
+    }
+  }
+  const std::int64_t inner_size = layout.sizes[0];
+  for (std::int64_t i = begin; i < end;) {
+    const std::int64_t run = std::min(inner_size - index[0], end - i);
+    const S* row[kIn];
+    for (int k = 0; k < kIn; ++k) {
+      row[k] = in[k] + offset[k + 1];
+    }
+    S* out_row = out + offset[0];
+    const std::int64_t out_stride = layout.strides[0][0];
+    for (std::int64_t j = 0; j < run; ++j) {
+      using E = Element<S>;
+      typename E::Compute args[kIn];
+      for (int k = 0; k < kIn; ++k) {
+        args[k] = E::load(row[k][j * layout.strides[k + 1][0]]);
+      }
+      out_row[j * out_stride] = E::store(apply(op, args, std::make_index_sequence<kIn>{}));
+    }
+    i += run;
+    // Advance the multi-index by `run` elements: the innermost dimension wraps into the next.
+    index[0] += run;
+    for (int k = 0; k <= kIn; ++k) {
+      offset[k] += run * layout.strides[k][0];
+    }
+    for (int d = 0; d + 1 < layout.ndim && index[d] == layout.sizes[d]; ++d) {
+      index[d] = 0;
+      ++index[d + 1];
+      for (int k = 0; k <= kIn; ++k) {
+        offset[k] += layout.strides[k][d + 1] - layout.sizes[d] * layout.strides[k][d];
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+template <class Op>
+void run_elementwise(const Op& op, DType dtype, const Layout<Op::kArity + 1>& layout,
+                     const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin,
+                     std::int64_t end) {
+  switch (dtype) {
+    case DType::Float32:
+      return detail::run_typed<Op, float>(op, layout, ptrs, begin, end);
+    case DType::Float64:
+      return detail::run_typed<Op, double>(op, layout, ptrs, begin, end);
+    case DType::Float16:
+      return detail::run_typed<Op, _Float16>(op, layout, ptrs, begin, end);
+    case DType::BFloat16:
+      return detail::run_typed<Op, detail::BFloat16>(op, layout, ptrs, begin, end);
+  }
+}
+
+#define MYKERNELS_INSTANTIATE(OP)                                                           \
+  template void run_elementwise<OP>(const OP&, DType, const Layout<OP::kArity + 1>&,        \
+                                    const std::array<void*, OP::kArity + 1>&, std::int64_t, \
+                                    std::int64_t);
+MYKERNELS_FOR_EACH_OP(MYKERNELS_INSTANTIATE)
+#undef MYKERNELS_INSTANTIATE
+
+}  // namespace mykernels::cpu

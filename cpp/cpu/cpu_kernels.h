@@ -1,0 +1,20 @@
+// The CPU kernel library: the same functors as the CUDA kernels, on raw pointers. No PyTorch.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "mykernels/functors.h"
+#include "mykernels/layout.h"
+
+namespace mykernels::cpu {
+
+// Runs `op` on the elements [begin, end) of the output's order, over the operands described by
+// `layout` (ptrs[0] is the output, ptrs[1..] the inputs, all of `dtype`). Callers split
+// [0, layout.numel) among threads.
+template <class Op>
+void run_elementwise(const Op& op, DType dtype, const Layout<Op::kArity + 1>& layout,
+                     const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin,
+                     std::int64_t end);
+
+}  // namespace mykernels::cpu

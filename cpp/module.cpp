@@ -1,0 +1,16 @@
+// The Python extension module mykernels._C. Loading it runs the operator registrations of
+// ops.cpp; the module itself only reports what it was compiled with.
+#include <pybind11/pybind11.h>
+
+#ifdef MYKERNELS_WITH_CUDA
+#include "mykernels/cuda_kernels.h"
+#endif
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "mykernels' compiled operators; import mykernels instead of this module.";
+#ifdef MYKERNELS_WITH_CUDA
+  m.attr("cuda_runtime_version") = mykernels::cuda::compiled_runtime_version();
+#else
+  m.attr("cuda_runtime_version") = pybind11::none();
+#endif
+}

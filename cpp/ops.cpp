@@ -1,0 +1,91 @@
+// The mykernels operators: schemas, argument checks, output allocation and the CPU and CUDA
+// registrations. Autograd and the fake (meta) kernels are registered from Python
+// (python/mykernels/ops.py); the math lives in the kernel libraries.
+#include <ATen/ExpandUtils.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/result_type.h>
+#include <c10/core/DefaultDtype.h>
+#include <c10/core/ScalarType.h>
+#include <torch/library.h>
+
+#include "elementwise.h"
+
+namespace mykernels {
+namespace {
+
+bool is_supported(c10::ScalarType type) {
+  return type == c10::ScalarType::Float || type == c10::ScalarType::Double ||
+         type == c10::ScalarType::Half || type == c10::ScalarType::BFloat16;
+}
+
+void check_dtype(const char* op_name, c10::ScalarType type) {
+  TORCH_CHECK(is_supported(type), "mykernels.", op_name,
+              ": expected a tensor of dtype float32, float64, float16 or bfloat16, got torch.",
+              c10::getDtypeNames(type).first);
+}
+
+at::Tensor square(const at::Tensor& x) {
+  check_dtype("square", x.scalar_type());
+  at::Tensor out = at::empty_like(x);
+  run_elementwise("square", Square{}, out, {x});
+  return out;
+}
+
+at::Tensor d_sigmoid(const at::Tensor& z) {
+  // Integer and bool inputs are promoted like torch.sigmoid: to the default float dtype.
+  c10::ScalarType type = z.scalar_type();
+  if (c10::isIntegralType(type, /*includeBool=*/true)) {
+    type = c10::get_default_dtype_as_scalartype();
+  }
+  check_dtype("d_sigmoid", type);
+  at::Tensor out = at::empty_like(z, z.options().dtype(type));
+  run_elementwise("d_sigmoid", DSigmoid{}, out, {z.to(type)});
+  return out;
+}
+
+at::Tensor add(const at::Tensor& a, const at::Tensor& b, const c10::Scalar& alpha) {
+  TORCH_CHECK(a.device() == b.device(), "mykernels.add: expected a and b on the same device, got ",
+              a.device(), " and ", b.device());
+  const c10::ScalarType type = at::result_type(a, b);
+  check_dtype("add", type);
+  TORCH_CHECK(!alpha.isComplex(), "mykernels.add: alpha must be a real number, got ", alpha);
+  c10::DimVector shape;
+  try {
+    shape = at::infer_size_dimvector(a.sizes(), b.sizes());
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, "mykernels.add: a of shape ", a.sizes(), " and b of shape ", b.sizes(),
+                " do not broadcast: ", e.what_without_backtrace());
+  }
+  // The output takes a's layout when a already has the result's shape, else it is contiguous.
+  at::Tensor out = a.sizes() == c10::IntArrayRef(shape) ? at::empty_like(a, a.options().dtype(type))
+                                                        : at::empty(shape, a.options().dtype(type));
+  run_elementwise("add", Add{alpha.toDouble()}, out,
+                  {a.to(type).expand(shape), b.to(type).expand(shape)});
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(mykernels, m) {
+  m.def("square(Tensor x) -> Tensor");
+  m.def("add(Tensor a, Tensor b, *, Scalar alpha=1) -> Tensor");
+  m.def("d_sigmoid(Tensor z) -> Tensor");
+}
+
+// One implementation per op serves both devices: run_elementwise picks the engine. A build without
+// CUDA registers the CUDA key too, so that CUDA tensors get a message saying how to rebuild.
+TORCH_LIBRARY_IMPL(mykernels, CPU, m) {
+  m.impl("square", &square);
+  m.impl("add", &add);
+  m.impl("d_sigmoid", &d_sigmoid);
+}
+
+TORCH_LIBRARY_IMPL(mykernels, CUDA, m) {
+  m.impl("square", &square);
+  m.impl("add", &add);
+  m.impl("d_sigmoid", &d_sigmoid);
+}
+
+}  // namespace mykernels

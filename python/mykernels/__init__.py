@@ -1,0 +1,55 @@
+"""mykernels: elementwise PyTorch operators with CPU and CUDA kernels.
+
+The operators are real torch operators (``torch.ops.mykernels.*``) with autograd, fake kernels for
+``torch.compile``, and CUDA kernels that run on their tensors' device and current stream::
+
+    import torch, mykernels
+    y = mykernels.square(torch.randn(8))
+    z = mykernels.add(y, torch.ones(8), alpha=2)
+    g = mykernels.d_sigmoid(z)
+"""
+
+from __future__ import annotations
+
+import torch  # libtorch must be loaded before the extension that links it
+
+from ._build_config import BUILD_INFO as _BUILD_INFO
+
+
+def _check_torch_version() -> None:
+    # libtorch's C++ ABI changes between minor releases: an extension built against another minor
+    # fails with "undefined symbol" at best. Say so before loading it.
+    built = _BUILD_INFO["torch"]
+    running = torch.__version__
+    if built.split(".")[:2] != running.split(".")[:2]:
+        raise ImportError(
+            f"mykernels was built against torch {built}, but torch {running} is installed; "
+            "the two are not binary compatible. Rebuild mykernels against this torch: "
+            "pip install --no-build-isolation --force-reinstall --no-deps <mykernels source>, "
+            f"or install torch {'.'.join(built.split('.')[:2])}.*"
+        )
+
+
+_check_torch_version()
+
+from . import _C  # noqa: E402  (registers torch.ops.mykernels)
+from .ops import add, d_sigmoid, square  # noqa: E402
+
+__version__: str = _BUILD_INFO["version"]
+
+
+def build_info() -> dict[str, object]:
+    """What this copy of mykernels was built with.
+
+    Keys: ``version`` (mykernels), ``torch`` (the torch version it was built against), ``cuda``
+    (the CUDA toolkit version, or None for a CPU-only build), ``cuda_architectures`` (the GPU
+    machine code it carries, e.g. ``["sm_90"]``), ``cuda_ptx`` (PTX it carries for JIT compilation
+    on newer GPUs), ``compiler``, ``cuda_compiler`` and ``build_type``.
+    """
+    info = {key: list(v) if isinstance(v, list) else v for key, v in _BUILD_INFO.items()}
+    runtime = _C.cuda_runtime_version  # CUDART_VERSION of the compiled kernels, e.g. 13000
+    info["cuda"] = None if runtime is None else f"{runtime // 1000}.{runtime % 1000 // 10}"
+    return info
+
+
+__all__ = ["__version__", "add", "build_info", "d_sigmoid", "square"]

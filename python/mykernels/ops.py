@@ -1,0 +1,170 @@
+"""The public operators, their fake kernels and their autograd formulas.
+
+The operators are declared and implemented in C++ (``cpp/ops.cpp``) as ``torch.ops.mykernels.*``.
+This module adds what ``torch.compile`` and autograd need: a fake kernel per op that produces the
+output's metadata (shape, dtype, strides, device) exactly as the C++ kernels do, and a backward
+formula per op written with differentiable torch operations, so that double backward works.
+"""
+
+from __future__ import annotations
+
+import torch
+
+_ops = torch.ops.mykernels
+_SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+def square(x: torch.Tensor) -> torch.Tensor:
+    """Return ``x * x`` elementwise, like :func:`torch.square`.
+
+    Args:
+        x: a float32, float64, float16 or bfloat16 tensor on the CPU or a CUDA device, of any shape
+            and strides.
+
+    Returns:
+        A new tensor of x's shape, dtype and device (float16 and bfloat16 are computed in float32
+        and rounded once).
+
+    Raises:
+        RuntimeError: x has another dtype, or is on a device mykernels has no kernel for.
+    """
+    return _ops.square.default(x)
+
+
+def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
+    """Return ``a + alpha * b`` elementwise, like :func:`torch.add`.
+
+    a and b broadcast against each other, and the result has their promoted dtype
+    (:func:`torch.result_type`), which must be float32, float64, float16 or bfloat16.
+
+    Args:
+        a, b: tensors on the same device (the CPU or one CUDA device).
+        alpha: a real multiplier of b.
+
+    Returns:
+        A new tensor of the broadcast shape. It has a's strides when a already has that shape and
+        is dense, and is contiguous otherwise.
+
+    Raises:
+        RuntimeError: the shapes do not broadcast, the tensors are on different devices, the
+            promoted dtype is not supported, or alpha is complex.
+    """
+    return _ops.add.default(a, b, alpha=alpha)
+
+
+def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """Return the derivative of the sigmoid, ``s * (1 - s)`` with ``s = sigmoid(z)``, elementwise.
+
+    Computed as ``t / (1 + t)**2`` with ``t = exp(-|z|)``: finite and >= 0 for every z (0 at
+    +-inf), exactly 0.25 at 0, NaN for NaN.
+
+    Args:
+        z: a float32, float64, float16 or bfloat16 tensor, or an integer or bool tensor, which is
+            promoted to the default float dtype like :func:`torch.sigmoid` does.
+
+    Returns:
+        A new tensor of z's shape and device.
+
+    Raises:
+        RuntimeError: z is complex, or on a device mykernels has no kernel for.
+    """
+    return _ops.d_sigmoid.default(z)
+
+
+# Fake kernels: the same checks and output metadata as cpp/ops.cpp, for torch.compile and meta
+# tensors.
+
+
+def _check_dtype(op: str, dtype: torch.dtype) -> None:
+    torch._check(
+        dtype in _SUPPORTED,
+        lambda: (
+            f"mykernels.{op}: expected a tensor of dtype float32, float64, float16 or "
+            f"bfloat16, got {dtype}"
+        ),
+    )
+
+
+@torch.library.register_fake("mykernels::square")
+def _square_fake(x: torch.Tensor) -> torch.Tensor:
+    _check_dtype("square", x.dtype)
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("mykernels::d_sigmoid")
+def _d_sigmoid_fake(z: torch.Tensor) -> torch.Tensor:
+    promoted = z.dtype.is_floating_point or z.dtype.is_complex
+    dtype = z.dtype if promoted else torch.get_default_dtype()
+    _check_dtype("d_sigmoid", dtype)
+    return torch.empty_like(z, dtype=dtype)
+
+
+@torch.library.register_fake("mykernels::add")
+def _add_fake(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
+    torch._check(
+        a.device == b.device,
+        lambda: (
+            f"mykernels.add: expected a and b on the same device, got {a.device} and {b.device}"
+        ),
+    )
+    dtype = torch.result_type(a, b)
+    _check_dtype("add", dtype)
+    torch._check(
+        not isinstance(alpha, complex), lambda: "mykernels.add: alpha must be a real number"
+    )
+    shape = torch.broadcast_shapes(a.shape, b.shape)
+    if a.shape == shape:
+        return torch.empty_like(a, dtype=dtype)
+    return a.new_empty(shape, dtype=dtype)
+
+
+# Autograd. Each backward is made of differentiable operations, so gradients of gradients work.
+
+
+def _square_setup(ctx, inputs, output) -> None:
+    (x,) = inputs
+    ctx.save_for_backward(x)
+
+
+def _square_backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+    (x,) = ctx.saved_tensors
+    return grad * 2 * x
+
+
+def _add_setup(ctx, inputs, keyword_only_inputs, output) -> None:
+    a, b = inputs
+    ctx.alpha = keyword_only_inputs.get("alpha", 1)
+    ctx.a_meta = (a.shape, a.dtype)
+    ctx.b_meta = (b.shape, b.dtype)
+
+
+def _add_backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    # Undo the broadcast by summing over the broadcast dimensions, and the type promotion by
+    # casting back to each input's dtype.
+    grad_a = grad_b = None
+    if ctx.needs_input_grad[0]:
+        shape, dtype = ctx.a_meta
+        grad_a = grad.sum_to_size(shape).to(dtype)
+    if ctx.needs_input_grad[1]:
+        shape, dtype = ctx.b_meta
+        scaled = grad if ctx.alpha == 1 else grad * ctx.alpha
+        grad_b = scaled.sum_to_size(shape).to(dtype)
+    return grad_a, grad_b
+
+
+def _d_sigmoid_setup(ctx, inputs, output) -> None:
+    (z,) = inputs
+    ctx.save_for_backward(z, output)
+
+
+def _d_sigmoid_backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+    # d/dz [s(1 - s)] = s(1 - s)(1 - 2s)
+    z, out = ctx.saved_tensors
+    return grad * out * (1 - 2 * torch.sigmoid(z))
+
+
+torch.library.register_autograd("mykernels::square", _square_backward, setup_context=_square_setup)
+torch.library.register_autograd("mykernels::add", _add_backward, setup_context=_add_setup)
+torch.library.register_autograd(
+    "mykernels::d_sigmoid", _d_sigmoid_backward, setup_context=_d_sigmoid_setup
+)
