@@ -50,7 +50,8 @@ at::Tensor add(const at::Tensor& a, const at::Tensor& b, const c10::Scalar& alph
               a.device(), " and ", b.device());
   const c10::ScalarType type = at::result_type(a, b);
   check_dtype("add", type);
-  TORCH_CHECK(!alpha.isComplex(), "mykernels.add: alpha must be a real number, got ", alpha);
+  TORCH_CHECK(!alpha.isComplex() && !alpha.isBoolean(),
+              "mykernels.add: alpha must be a real number, got ", alpha);
   c10::DimVector shape;
   try {
     shape = at::infer_size_dimvector(a.sizes(), b.sizes());

@@ -14,6 +14,13 @@ _ops = torch.ops.mykernels
 _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
+def _check_tensor(op: str, name: str, value: object) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"mykernels.{op}: expected a torch.Tensor for {name}, got {type(value).__name__}"
+        )
+
+
 def square(x: torch.Tensor) -> torch.Tensor:
     """Return ``x * x`` elementwise, like :func:`torch.square`.
 
@@ -28,6 +35,7 @@ def square(x: torch.Tensor) -> torch.Tensor:
     Raises:
         RuntimeError: x has another dtype, or is on a device mykernels has no kernel for.
     """
+    _check_tensor("square", "x", x)
     return _ops.square.default(x)
 
 
@@ -49,6 +57,8 @@ def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
         RuntimeError: the shapes do not broadcast, the tensors are on different devices, the
             promoted dtype is not supported, or alpha is complex.
     """
+    _check_tensor("add", "a", a)
+    _check_tensor("add", "b", b)
     return _ops.add.default(a, b, alpha=alpha)
 
 
@@ -68,6 +78,7 @@ def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     Raises:
         RuntimeError: z is complex, or on a device mykernels has no kernel for.
     """
+    _check_tensor("d_sigmoid", "z", z)
     return _ops.d_sigmoid.default(z)
 
 
@@ -110,7 +121,8 @@ def _add_fake(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Te
     dtype = torch.result_type(a, b)
     _check_dtype("add", dtype)
     torch._check(
-        not isinstance(alpha, complex), lambda: "mykernels.add: alpha must be a real number"
+        not isinstance(alpha, (complex, bool)),
+        lambda: f"mykernels.add: alpha must be a real number, got {alpha}",
     )
     shape = torch.broadcast_shapes(a.shape, b.shape)
     if a.shape == shape:
@@ -158,9 +170,9 @@ def _d_sigmoid_setup(ctx, inputs, output) -> None:
 
 
 def _d_sigmoid_backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-    # d/dz [s(1 - s)] = s(1 - s)(1 - 2s)
+    # d/dz [s(1 - s)] = s(1 - s)(1 - 2s), and 1 - 2s = -tanh(z / 2) without the cancellation.
     z, out = ctx.saved_tensors
-    return grad * out * (1 - 2 * torch.sigmoid(z))
+    return -grad * out * torch.tanh(z / 2)
 
 
 torch.library.register_autograd("mykernels::square", _square_backward, setup_context=_square_setup)

@@ -1,0 +1,97 @@
+"""What was built: build_info, the embedded CUDA architectures, python -m mykernels."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mykernels
+import pytest
+import torch
+from fatbin import embedded_architectures
+from helpers import BUILT_WITH_CUDA, HAS_GPU, random
+
+EXTENSION = Path(mykernels._C.__file__)
+
+
+def test_build_info():
+    info = mykernels.build_info()
+    assert set(info) == {
+        "version",
+        "torch",
+        "cuda",
+        "cuda_architectures",
+        "cuda_ptx",
+        "compiler",
+        "cuda_compiler",
+        "build_type",
+    }
+    assert info["version"] == mykernels.__version__ == importlib.metadata.version("mykernels")
+    assert info["torch"].split(".")[:2] == torch.__version__.split(".")[:2]
+    assert (
+        (info["cuda"] is None)
+        == (info["cuda_compiler"] is None)
+        == (not info["cuda_architectures"] and not info["cuda_ptx"])
+    )
+    info["cuda_architectures"].append("changed")  # a copy: the caller cannot change the record
+    assert "changed" not in mykernels.build_info()["cuda_architectures"]
+
+
+@pytest.mark.skipif(not BUILT_WITH_CUDA, reason="CPU-only build: no CUDA code to list")
+def test_embedded_architectures_are_the_requested_ones():
+    info = mykernels.build_info()
+    sass, ptx = embedded_architectures(EXTENSION)
+    assert sass == set(info["cuda_architectures"])
+    assert ptx == set(info["cuda_ptx"])
+    cuobjdump = shutil.which("cuobjdump")
+    if cuobjdump:  # cross-check with NVIDIA's tool where it is installed
+        listed = subprocess.run(
+            [cuobjdump, "--list-elf", str(EXTENSION)], capture_output=True, text=True, check=True
+        ).stdout
+        assert {line.rsplit(".", 2)[-2] for line in listed.splitlines() if line.strip()} == sass
+
+
+@pytest.mark.skipif(BUILT_WITH_CUDA, reason="a CUDA build embeds CUDA code")
+def test_cpu_only_build_embeds_no_cuda_code():
+    assert embedded_architectures(EXTENSION) == (set(), set())
+
+
+@pytest.mark.skipif(not HAS_GPU, reason="no CUDA GPU")
+def test_cuda_tensors_need_a_cuda_build():
+    x = random((5,), device="cuda")
+    if BUILT_WITH_CUDA:
+        major, minor = torch.cuda.get_device_capability()
+        assert f"sm_{major}{minor}" in mykernels.build_info()["cuda_architectures"]
+        torch.testing.assert_close(mykernels.square(x), x * x)
+    else:
+        with pytest.raises(
+            RuntimeError,
+            match=r"mykernels\.square: this build of mykernels has no CUDA kernels .* "
+            r"MYKERNELS_CUDA=ON pip install",
+        ):
+            mykernels.square(x)
+
+
+def test_python_m_mykernels():
+    run = subprocess.run(
+        [sys.executable, "-m", "mykernels"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert '"version": "' in run.stdout
+    assert run.stdout.rstrip().endswith("self-check passed")
+    checked = [
+        line.split()[:2]
+        for line in run.stdout.splitlines()
+        if line.endswith(")") and " ok " in line
+    ]
+    devices = {"cpu"} | (
+        {f"cuda:{i}" for i in range(torch.cuda.device_count())}
+        if BUILT_WITH_CUDA and HAS_GPU
+        else set()
+    )
+    assert {(d, op) for d in devices for op in ("square", "add", "d_sigmoid")} == {
+        tuple(c) for c in checked
+    }

@@ -1,0 +1,64 @@
+"""CUDA specifics: the current stream, the tensors' device, CUDA graphs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import OP_PARAMS, assert_matches, random, requires_cuda, requires_two_gpus
+
+pytestmark = requires_cuda
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_runs_on_the_current_stream(op):
+    # The inputs are written on a side stream after a long sleep; a kernel launched anywhere but on
+    # that stream would read them before they are written.
+    stream = torch.cuda.Stream()
+    sources = [random(1 << 20, device="cuda") for _ in range(op.arity)]
+    inputs = [random(1 << 20, device="cuda") for _ in range(op.arity)]
+    torch.cuda.synchronize()
+    with torch.cuda.stream(stream):
+        torch.cuda._sleep(50_000_000)
+        for x, source in zip(inputs, sources, strict=True):
+            x.copy_(source)
+        result = op.fn(*inputs)
+    stream.synchronize()
+    assert_matches(result, op.reference(*(s.double() for s in sources)), torch.float32)
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_cuda_graph_replay(op):
+    inputs = [random((999, 7), device="cuda") for _ in range(op.arity)]
+    op.fn(*inputs)  # warm up outside the capture
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        result = op.fn(*inputs)
+    for _ in range(3):  # new values in the captured inputs, then replay
+        for x in inputs:
+            x.copy_(random(x.shape, device="cuda"))
+        graph.replay()
+        torch.cuda.synchronize()
+        assert_matches(result, op.reference(*(x.double() for x in inputs)), torch.float32)
+
+
+@requires_two_gpus
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_runs_on_the_tensors_device(op):
+    torch.cuda.set_device(0)
+    inputs = [random((4097,), device="cuda:1") for _ in range(op.arity)]
+    result = op.fn(*inputs)
+    assert result.device == torch.device("cuda:1")
+    assert torch.cuda.current_device() == 0
+    assert_matches(result, op.reference(*(x.double() for x in inputs)), torch.float32)
+
+
+@requires_two_gpus
+def test_add_rejects_tensors_on_two_gpus():
+    import mykernels
+
+    a, b = random((3,), device="cuda:0"), random((3,), device="cuda:1")
+    with pytest.raises(
+        RuntimeError, match=r"expected a and b on the same device, got cuda:0 and cuda:1"
+    ):
+        mykernels.add(a, b)

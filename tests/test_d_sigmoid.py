@@ -1,0 +1,73 @@
+"""mykernels.d_sigmoid: s(1 - s) computed stably, promoted like torch.sigmoid."""
+
+from __future__ import annotations
+
+import mykernels
+import pytest
+import torch
+from helpers import DEVICES, DTYPES, assert_matches, random
+
+
+def _reference(z: torch.Tensor) -> torch.Tensor:
+    z = z.double()
+    return torch.sigmoid(z) * torch.sigmoid(-z)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_special_values(dtype, device):
+    z = torch.tensor(
+        [0.0, -0.0, float("inf"), float("-inf"), float("nan")], dtype=dtype, device=device
+    )
+    result = mykernels.d_sigmoid(z)
+    assert result[:2].eq(0.25).all()  # exactly
+    assert result[2:4].eq(0).all()
+    assert result[4].isnan()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_finite_and_nonnegative_everywhere(dtype, device):
+    info = torch.finfo(dtype)
+    z = torch.cat([
+        random(10000, dtype, device, scale=30.0),
+        torch.tensor([info.max, -info.max, info.tiny, -info.tiny, 88.0, -88.0, 1e4, -1e4],
+                     dtype=dtype, device=device),
+    ])  # fmt: skip
+    result = mykernels.d_sigmoid(z)
+    assert result.isfinite().all()
+    assert (result >= 0).all()
+    assert (result <= 0.25).all()
+    assert_matches(result, _reference(z), dtype)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_tails_are_accurate(device):
+    # Far from 0, s(1 - s) ~ exp(-|z|); the naive formula returns 0 in float32 from |z| ~ 17 on.
+    z = torch.linspace(15, 80, 200, dtype=torch.float32, device=device)
+    for signed in (z, -z):
+        result = mykernels.d_sigmoid(signed)
+        torch.testing.assert_close(result.double(), _reference(signed), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_symmetric(device):
+    z = random(5000, torch.float32, device)
+    torch.testing.assert_close(mykernels.d_sigmoid(z), mykernels.d_sigmoid(-z), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "dtype", [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool]
+)
+@pytest.mark.parametrize("default", [torch.float32, torch.float64])
+def test_integers_promote_like_sigmoid(dtype, default, device):
+    z = torch.randint(-100, 100, (257,), device=device).to(dtype)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(default)
+    try:
+        result = mykernels.d_sigmoid(z)
+        assert result.dtype == torch.sigmoid(z).dtype == default
+    finally:
+        torch.set_default_dtype(previous)
+    assert_matches(result, _reference(z), default)

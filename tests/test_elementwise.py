@@ -1,0 +1,104 @@
+"""What every op must do, on every device and dtype: the op table in helpers.py drives it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import (
+    DEVICES,
+    DTYPES,
+    LAYOUT_SHAPES,
+    OP_PARAMS,
+    SIZES,
+    assert_matches,
+    random,
+    with_layout,
+)
+
+
+def _inputs(op, shape, dtype, device):
+    return [random(shape, dtype, device) for _ in range(op.arity)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+@pytest.mark.parametrize("size", SIZES)
+def test_sizes(op, dtype, device, size):
+    inputs = _inputs(op, (size,), dtype, device)
+    originals = [x.clone() for x in inputs]
+    result = op.fn(*inputs)
+    assert result.device == inputs[0].device
+    assert_matches(result, op.reference(*(x.double() for x in inputs)), dtype)
+    for x, original in zip(inputs, originals, strict=True):  # inputs are never modified
+        torch.testing.assert_close(x, original, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+@pytest.mark.parametrize("shape", [(), (1,), (5, 1, 3), (2, 3, 4, 5, 6, 7, 8, 9, 2, 3)])
+def test_shapes(op, dtype, device, shape):
+    inputs = _inputs(op, shape, dtype, device)
+    assert_matches(op.fn(*inputs), op.reference(*(x.double() for x in inputs)), dtype)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+@pytest.mark.parametrize("layout", list(LAYOUT_SHAPES))
+def test_layouts(op, dtype, device, layout):
+    shape = LAYOUT_SHAPES[layout]
+    inputs = [with_layout(layout, shape, dtype, device) for _ in range(op.arity)]
+    result = op.fn(*inputs)
+    assert_matches(result, op.reference(*(x.double() for x in inputs)), dtype)
+    # The output's strides follow torch.empty_like: dense layouts are kept, others made contiguous.
+    assert result.stride() == torch.empty_like(inputs[0]).stride()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_many_dimensions(op, device):
+    # Every other element along each of 10 dimensions: no two dimensions merge, more than the 8
+    # the engines walk, so the binding computes on contiguous copies.
+    inputs = [
+        random((3,) * 10, torch.float32, device)[(slice(None, None, 2),) * 10]
+        for _ in range(op.arity)
+    ]
+    assert_matches(op.fn(*inputs), op.reference(*(x.double() for x in inputs)), torch.float32)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_gradcheck(op, device):
+    inputs = [random((4, 5), torch.float64, device).requires_grad_() for _ in range(op.arity)]
+    assert torch.autograd.gradcheck(op.fn, inputs)
+    assert torch.autograd.gradgradcheck(op.fn, inputs)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_backward_matches_torch(op, dtype, device):
+    inputs = [random((33, 7), dtype, device).requires_grad_() for _ in range(op.arity)]
+    references = [x.detach().double().requires_grad_() for x in inputs]
+    grad = random((33, 7), dtype, device)
+    op.fn(*inputs).backward(grad)
+    op.reference(*references).backward(grad.double())
+    # A backward formula rounds once per operation: a few units in the last place.
+    tolerance = 4 * torch.finfo(dtype).eps
+    for x, ref in zip(inputs, references, strict=True):
+        torch.testing.assert_close(x.grad, ref.grad.to(dtype), rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_opcheck(op, device):
+    samples = [
+        [random((3, 5), torch.float32, device) for _ in range(op.arity)],
+        [random((3, 5), torch.float64, device).requires_grad_() for _ in range(op.arity)],
+        [random((7, 3), torch.float16, device).mT for _ in range(op.arity)],
+    ]
+    kwargs = {"alpha": 0.5} if op.name == "add" else {}
+    for args in samples:
+        torch.library.opcheck(getattr(torch.ops.mykernels, op.name).default, args, kwargs)
