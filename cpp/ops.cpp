@@ -1,7 +1,6 @@
 // The mykernels operators: schemas, argument checks, output allocation and the CPU and CUDA
 // registrations. Autograd and the fake (meta) kernels are registered from Python
 // (python/mykernels/ops.py); the math lives in the kernel libraries.
-#include <ATen/ExpandUtils.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
@@ -9,6 +8,8 @@
 #include <c10/core/DefaultDtype.h>
 #include <c10/core/ScalarType.h>
 #include <torch/library.h>
+
+#include <algorithm>
 
 #include "elementwise.h"
 
@@ -24,6 +25,21 @@ void check_dtype(const char* op_name, c10::ScalarType type) {
   TORCH_CHECK(is_supported(type), "mykernels.", op_name,
               ": expected a tensor of dtype float32, float64, float16 or bfloat16, got torch.",
               c10::getDtypeNames(type).first);
+}
+
+// The shape a and b broadcast to, as torch.broadcast_shapes computes it.
+c10::DimVector broadcast_shape(const at::Tensor& a, const at::Tensor& b) {
+  const int64_t ndim = std::max(a.dim(), b.dim());
+  c10::DimVector shape(ndim);
+  for (int64_t d = ndim - 1, da = a.dim() - 1, db = b.dim() - 1; d >= 0; --d, --da, --db) {
+    const int64_t size_a = da >= 0 ? a.size(da) : 1;
+    const int64_t size_b = db >= 0 ? b.size(db) : 1;
+    TORCH_CHECK(size_a == size_b || size_a == 1 || size_b == 1, "mykernels.add: a of shape ",
+                a.sizes(), " and b of shape ", b.sizes(), " do not broadcast: sizes ", size_a,
+                " and ", size_b, " differ at dimension ", d, " of the result and neither is 1");
+    shape[d] = size_a == 1 ? size_b : size_a;
+  }
+  return shape;
 }
 
 at::Tensor square(const at::Tensor& x) {
@@ -52,13 +68,7 @@ at::Tensor add(const at::Tensor& a, const at::Tensor& b, const c10::Scalar& alph
   check_dtype("add", type);
   TORCH_CHECK(!alpha.isComplex() && !alpha.isBoolean(),
               "mykernels.add: alpha must be a real number, got ", alpha);
-  c10::DimVector shape;
-  try {
-    shape = at::infer_size_dimvector(a.sizes(), b.sizes());
-  } catch (const c10::Error& e) {
-    TORCH_CHECK(false, "mykernels.add: a of shape ", a.sizes(), " and b of shape ", b.sizes(),
-                " do not broadcast: ", e.what_without_backtrace());
-  }
+  const c10::DimVector shape = broadcast_shape(a, b);
   // The output takes a's layout when a already has the result's shape, else it is contiguous.
   at::Tensor out = a.sizes() == c10::IntArrayRef(shape) ? at::empty_like(a, a.options().dtype(type))
                                                         : at::empty(shape, a.options().dtype(type));

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import shutil
 import subprocess
 import sys
@@ -40,23 +41,24 @@ def test_build_info():
     assert "changed" not in mykernels.build_info()["cuda_architectures"]
 
 
-@pytest.mark.skipif(not BUILT_WITH_CUDA, reason="CPU-only build: no CUDA code to list")
 def test_embedded_architectures_are_the_requested_ones():
+    # A CPU-only build lists none and embeds none.
     info = mykernels.build_info()
     sass, ptx = embedded_architectures(EXTENSION)
-    assert sass == set(info["cuda_architectures"])
-    assert ptx == set(info["cuda_ptx"])
+    # The fat binary records the architecture's number: sm_90a is listed as sm_90.
+    assert sass == {_number_only(arch) for arch in info["cuda_architectures"]}
+    assert ptx == {_number_only(arch) for arch in info["cuda_ptx"]}
     cuobjdump = shutil.which("cuobjdump")
-    if cuobjdump:  # cross-check with NVIDIA's tool where it is installed
+    if cuobjdump and BUILT_WITH_CUDA:  # cross-check with NVIDIA's tool where it is installed
         listed = subprocess.run(
             [cuobjdump, "--list-elf", str(EXTENSION)], capture_output=True, text=True, check=True
         ).stdout
-        assert {line.rsplit(".", 2)[-2] for line in listed.splitlines() if line.strip()} == sass
+        cubins = {line.rsplit(".", 2)[-2] for line in listed.splitlines() if ".cubin" in line}
+        assert cubins == set(info["cuda_architectures"])
 
 
-@pytest.mark.skipif(BUILT_WITH_CUDA, reason="a CUDA build embeds CUDA code")
-def test_cpu_only_build_embeds_no_cuda_code():
-    assert embedded_architectures(EXTENSION) == (set(), set())
+def _number_only(arch: str) -> str:
+    return re.sub(r"[af]$", "", arch)
 
 
 @pytest.mark.skipif(not HAS_GPU, reason="no CUDA GPU")
@@ -64,7 +66,8 @@ def test_cuda_tensors_need_a_cuda_build():
     x = random((5,), device="cuda")
     if BUILT_WITH_CUDA:
         major, minor = torch.cuda.get_device_capability()
-        assert f"sm_{major}{minor}" in mykernels.build_info()["cuda_architectures"]
+        built = {_number_only(arch) for arch in mykernels.build_info()["cuda_architectures"]}
+        assert f"sm_{major}{minor}" in built
         torch.testing.assert_close(mykernels.square(x), x * x)
     else:
         with pytest.raises(
