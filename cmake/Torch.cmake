@@ -42,3 +42,18 @@ target_compile_definitions(mykernels::torch INTERFACE
   _GLIBCXX_USE_CXX11_ABI=${_torch_cxx11_abi})
 # torch 2.13's headers need C++20.
 target_compile_features(mykernels::torch INTERFACE cxx_std_20)
+
+# The extension must share torch's C++ runtime. A compiler whose libstdc++ is only available as a
+# static archive links a private copy into the module, and the first std::ostream use of that copy
+# inside torch's process crashes. Stop here instead.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  execute_process(
+    COMMAND "${CMAKE_CXX_COMPILER}" -print-file-name=libstdc++.so
+    OUTPUT_VARIABLE _libstdcxx OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT IS_ABSOLUTE "${_libstdcxx}")
+    message(FATAL_ERROR
+      "The C++ compiler ${CMAKE_CXX_COMPILER} has no shared libstdc++ (libstdc++.so), so it would "
+      "link libstdc++ statically into the extension, which then crashes inside torch. Use a "
+      "compiler with a shared libstdc++, e.g. CXX=/usr/bin/g++ CUDAHOSTCXX=/usr/bin/g++ pip install ...")
+  endif()
+endif()

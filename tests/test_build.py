@@ -12,7 +12,7 @@ from pathlib import Path
 import mykernels
 import pytest
 import torch
-from fatbin import embedded_architectures
+from elf import embedded_architectures, needed_libraries
 from helpers import BUILT_WITH_CUDA, HAS_GPU, random
 
 EXTENSION = Path(mykernels._C.__file__)
@@ -55,6 +55,15 @@ def test_embedded_architectures_are_the_requested_ones():
         ).stdout
         cubins = {line.rsplit(".", 2)[-2] for line in listed.splitlines() if ".cubin" in line}
         assert cubins == set(info["cuda_architectures"])
+
+
+def test_extension_shares_the_cpp_runtime_with_torch():
+    # A private, static copy of libstdc++ in the extension crashes on its first std::ostream use
+    # inside torch's process; CMake refuses such compilers, and this checks the result.
+    needed = needed_libraries(EXTENSION)
+    assert "libstdc++.so.6" in needed
+    assert {"libtorch_cpu.so", "libc10.so"} <= set(needed)
+    assert any(name.startswith("libcudart.so.") for name in needed) == BUILT_WITH_CUDA
 
 
 def _number_only(arch: str) -> str:

@@ -1,7 +1,9 @@
-"""The GPU code embedded in a shared library: what ``cuobjdump --list-elf`` and ``--list-ptx`` show.
+"""What a shared library is made of, read from its ELF file without external tools.
 
-Reads the ELF section ``.nv_fatbin``, a sequence of fat binaries (one per compiled CUDA file),
-each a header followed by entries of machine code (``sm_XX``) or PTX (``compute_XX``).
+- embedded_architectures: the GPU code, as ``cuobjdump --list-elf`` and ``--list-ptx`` show it.
+  The section ``.nv_fatbin`` is a sequence of fat binaries (one per compiled CUDA file), each a
+  header followed by entries of machine code (``sm_XX``) or PTX (``compute_XX``).
+- needed_libraries: the DT_NEEDED entries of the dynamic section, as ``readelf -d`` shows them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,20 @@ def _section(data: bytes, name: str) -> bytes:
         if data[start : data.index(b"\0", start)].decode() == name:
             return data[offset : offset + size]
     return b""
+
+
+def needed_libraries(library: str | Path) -> list[str]:
+    """The shared libraries the library names as its dependencies (DT_NEEDED)."""
+    data = Path(library).read_bytes()
+    dynamic, strings = _section(data, ".dynamic"), _section(data, ".dynstr")
+    needed = []
+    for offset in range(0, len(dynamic) - 15, 16):
+        tag, value = struct.unpack_from("<qQ", dynamic, offset)
+        if tag == 0:  # DT_NULL ends the table
+            break
+        if tag == 1:  # DT_NEEDED: an offset into .dynstr
+            needed.append(strings[value : strings.index(b"\0", value)].decode())
+    return needed
 
 
 def embedded_architectures(library: str | Path) -> tuple[set[str], set[str]]:
