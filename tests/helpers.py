@@ -6,9 +6,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import mykernels
 import pytest
 import torch
+
+import mykernels
 
 BUILT_WITH_CUDA = mykernels.build_info()["cuda"] is not None
 HAS_GPU = torch.cuda.is_available()

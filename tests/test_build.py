@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mykernels
 import pytest
 import torch
+
+import mykernels
 from elf import embedded_architectures, needed_libraries
 from helpers import BUILT_WITH_CUDA, HAS_GPU, random
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from helpers import OP_PARAMS, assert_matches, random, requires_cuda, requires_two_gpus
 
 pytestmark = requires_cuda

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import mykernels
 import pytest
 import torch
+
+import mykernels
 from helpers import DEVICES, DTYPES, assert_matches, random
 
 

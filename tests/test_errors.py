@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-import mykernels
 import pytest
 import torch
+
+import mykernels
 from helpers import DEVICES, random, requires_cuda
 
 DTYPE_ERROR = (

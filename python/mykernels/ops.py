@@ -15,9 +15,20 @@ _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 def _check_tensor(op: str, name: str, value: object) -> None:
+    """Turns what the dispatcher would reject with a long, generic message into a short one."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(
             f"mykernels.{op}: expected a torch.Tensor for {name}, got {type(value).__name__}"
+        )
+    if value.layout != torch.strided:
+        raise RuntimeError(
+            f"mykernels.{op}: expected a dense (strided) tensor for {name}, got {value.layout}; "
+            f"convert it with {name}.to_dense()"
+        )
+    if value.is_quantized:
+        raise RuntimeError(
+            f"mykernels.{op}: expected a floating-point tensor for {name}, got a quantized "
+            f"{value.dtype} tensor; convert it with {name}.dequantize()"
         )
 
 
@@ -43,7 +54,9 @@ def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
     """Return ``a + alpha * b`` elementwise, like :func:`torch.add`.
 
     a and b broadcast against each other, and the result has their promoted dtype
-    (:func:`torch.result_type`), which must be float32, float64, float16 or bfloat16.
+    (:func:`torch.result_type`), which must be float32, float64, float16 or bfloat16. Both inputs
+    are converted to that dtype before the sum, as torch does for GPU tensors (for a 0-dim CPU
+    operand wider than the result, torch keeps its full precision instead).
 
     Args:
         a, b: tensors on the same device (the CPU or one CUDA device).

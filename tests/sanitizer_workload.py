@@ -1,0 +1,54 @@
+"""The workload that compute-sanitizer checks (.ci/gpu-sanitize): every op and dtype on CUDA, at
+sizes with ragged tails, on aligned, misaligned, strided and broadcast operands.
+
+Run it under compute-sanitizer with PYTORCH_NO_CUDA_MEMORY_CACHING=1, so that every tensor is an
+allocation of its own and a read past its end is caught.
+"""
+
+from __future__ import annotations
+
+import torch
+
+import mykernels
+
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+SIZES = [1, 3, 7, 8, 9, 255, 2047, 2049, 4097, 65537]
+
+
+def operands(n: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    def fresh(count: int) -> torch.Tensor:
+        return torch.randn(count, device="cuda").to(dtype)
+
+    return {
+        "aligned": fresh(n),
+        "misaligned": fresh(n + 1)[1:],
+        "strided": fresh(2 * n)[::2],
+        "broadcast": fresh(1).expand(n),
+    }
+
+
+def main() -> None:
+    calls = 0
+    for dtype in DTYPES:
+        for n in SIZES:
+            views = operands(n, dtype)
+            for name, x in views.items():
+                mykernels.square(x)
+                mykernels.d_sigmoid(x)
+                for other in views.values():
+                    mykernels.add(x, other, alpha=0.5)
+                    calls += 1
+                calls += 2
+                if name == "aligned":  # a 2-d layout where each operand has strides of its own
+                    mykernels.add(x.view(1, n).expand(3, n), fresh2d(n, dtype).mT)
+                    calls += 1
+    torch.cuda.synchronize()
+    print(f"sanitizer workload: {calls} calls")
+
+
+def fresh2d(n: int, dtype: torch.dtype) -> torch.Tensor:
+    return torch.randn(n, 3, device="cuda").to(dtype)
+
+
+if __name__ == "__main__":
+    main()
