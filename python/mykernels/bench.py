@@ -1,0 +1,300 @@
+"""``python -m mykernels.bench``: how fast the ops are on this machine, next to torch.
+
+For each op, dtype and size it prints the time per call, the bandwidth (bytes read and written over
+time), that bandwidth as a fraction of ``out.copy_(x)``'s at the same size and dtype, and the ratio
+of torch eager's and torch.compile's time to mykernels' (above 1: mykernels is faster). The torch
+equivalents are ``torch.square``, ``torch.add`` and, for d_sigmoid, the eager
+``s = torch.sigmoid(z); (1 - s) * s`` (three kernels). A second table gives the host time per call
+on 1024 float32 elements, where the call itself, not memory, is the cost. ``--plot`` writes
+bandwidth against size as a PNG (needs matplotlib).
+
+GPU times come from CUDA graphs of back-to-back calls, so launch gaps do not count; CPU times are
+medians of wall-clock repeats. All ratios come from the same run: compare them, not times taken on
+different days.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+import mykernels
+
+Fn = Callable[..., torch.Tensor]
+
+
+def _eager_d_sigmoid(z: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(z)
+    return (1 - s) * s
+
+
+# op name -> (mykernels function, torch eager equivalent, number of tensor inputs)
+OPS: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor], int]] = {
+    "square": (mykernels.square, torch.square, 1),
+    "add": (mykernels.add, torch.add, 2),
+    "d_sigmoid": (mykernels.d_sigmoid, _eager_d_sigmoid, 1),
+}
+
+
+@dataclass
+class Row:
+    op: str
+    layout: str
+    dtype: str
+    size: int
+    time_us: float
+    gbps: float
+    of_copy: float
+    vs_eager: float
+    vs_compile: float | None
+
+
+def _time_gpu(fn: Fn, *args: torch.Tensor, calls: int = 20, repeats: int = 15) -> float:
+    """Seconds per call of fn(*args): a CUDA graph of `calls` back-to-back calls, median of its
+    replays."""
+    for _ in range(3):
+        fn(*args)
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            fn(*args)
+    graph.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3 / calls)
+    del graph
+    return statistics.median(times)
+
+
+def _time_cpu(fn: Fn, *args: torch.Tensor, min_seconds: float = 0.2) -> float:
+    """Seconds per call of fn(*args): median of wall-clock repeats."""
+    fn(*args)
+    times: list[float] = []
+    deadline = time.perf_counter() + min_seconds
+    while len(times) < 5 or (time.perf_counter() < deadline and len(times) < 200):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _inputs(layout: str, n: int, arity: int, dtype: torch.dtype, device: str) -> list[torch.Tensor]:
+    def fresh(shape) -> torch.Tensor:
+        return torch.randn(shape, device=device, dtype=torch.float32).to(dtype)
+
+    side = 1 << (n.bit_length() // 2)
+    if layout == "transposed":
+        return [fresh((n // side, side)).mT for _ in range(arity)]
+    if layout == "sliced":
+        return [fresh((n // side, 2 * side))[:, ::2] for _ in range(arity)]
+    if layout == "broadcast":  # add: a full tensor and a row broadcast over it
+        return [fresh((n // side, side)), fresh((side,))]
+    return [fresh(n) for _ in range(arity)]
+
+
+def _bytes(inputs: list[torch.Tensor], out: torch.Tensor) -> int:
+    """Fewest bytes the op must move: each input element read once, each output written once."""
+    return sum(x.numel() * x.element_size() for x in (*inputs, out))
+
+
+def bandwidth_rows(
+    device: str, sizes: list[int], dtypes: list[torch.dtype], compile_: bool
+) -> list[Row]:
+    timer = _time_gpu if device == "cuda" else _time_cpu
+    compiled = {}
+    rows = []
+    cases = [(op, "contiguous") for op in OPS]
+    cases += [("square", "transposed"), ("square", "sliced"), ("add", "broadcast")]
+    for dtype in dtypes:
+        for n in sizes:
+            copy_in = torch.randn(n, device=device).to(dtype)
+            copy_out = torch.empty_like(copy_in)
+            copy_gbps = 2 * n * copy_in.element_size() / timer(copy_out.copy_, copy_in) / 1e9
+            for op, layout in cases:
+                if layout != "contiguous" and n != max(sizes):
+                    continue
+                ours, eager, arity = OPS[op]
+                inputs = _inputs(layout, n, arity, dtype, device)
+                seconds = timer(ours, *inputs)
+                eager_seconds = timer(eager, *inputs)
+                compile_seconds = None
+                if compile_:
+                    key = (op, dtype, layout)
+                    if key not in compiled:
+                        compiled[key] = torch.compile(eager, dynamic=True)
+                    compile_seconds = timer(compiled[key], *inputs)
+                moved = _bytes(inputs, ours(*inputs))
+                gbps = moved / seconds / 1e9
+                rows.append(
+                    Row(
+                        op=op,
+                        layout=layout,
+                        dtype=str(dtype).removeprefix("torch."),
+                        size=n,
+                        time_us=seconds * 1e6,
+                        gbps=gbps,
+                        of_copy=gbps / copy_gbps,
+                        vs_eager=eager_seconds / seconds,
+                        vs_compile=None if compile_seconds is None else compile_seconds / seconds,
+                    )
+                )
+            rows.append(
+                Row(
+                    "copy_",
+                    "contiguous",
+                    str(dtype).removeprefix("torch."),
+                    n,
+                    2 * n * copy_in.element_size() / copy_gbps / 1e3,
+                    copy_gbps,
+                    1.0,
+                    1.0,
+                    None,
+                )
+            )
+    return rows
+
+
+def host_rows(device: str, calls: int = 20000) -> list[dict[str, float | str]]:
+    """Host time per call on 1024 float32 elements: many calls, one synchronization."""
+    x, y = torch.randn(1024, device=device), torch.randn(1024, device=device)
+    pairs = {
+        "square": (lambda: mykernels.square(x), lambda: torch.square(x)),
+        "add": (lambda: mykernels.add(x, y), lambda: torch.add(x, y)),
+        "d_sigmoid": (lambda: mykernels.d_sigmoid(x), lambda: _eager_d_sigmoid(x)),
+    }
+
+    def per_call(fn: Fn) -> float:
+        for _ in range(200):
+            fn()
+        samples = []
+        for _ in range(5):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(calls // 5):
+                fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            samples.append((time.perf_counter() - start) / (calls // 5))
+        return statistics.median(samples)
+
+    rows = []
+    for op, (ours, theirs) in pairs.items():
+        ours_s, theirs_s = per_call(ours), per_call(theirs)
+        rows.append(
+            {
+                "op": op,
+                "mykernels_us": ours_s * 1e6,
+                "torch_us": theirs_s * 1e6,
+                "ratio": ours_s / theirs_s,
+            }
+        )
+    return rows
+
+
+COLUMNS = [  # header, width, format of a row
+    ("op", 10, lambda r: r.op),
+    ("layout", 10, lambda r: r.layout),
+    ("dtype", 9, lambda r: r.dtype),
+    ("size", 10, lambda r: str(r.size)),
+    ("time us", 10, lambda r: f"{r.time_us:.2f}"),
+    ("GB/s", 7, lambda r: f"{r.gbps:.0f}"),
+    ("of copy", 8, lambda r: f"{r.of_copy:.3f}"),
+    ("vs eager", 9, lambda r: f"{r.vs_eager:.2f}x"),
+    ("vs compile", 10, lambda r: "" if r.vs_compile is None else f"{r.vs_compile:.2f}x"),
+]
+
+
+def _print(rows: list[Row], host: list[dict], device: str) -> None:
+    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    print(f"mykernels {mykernels.__version__}, torch {torch.__version__}, {name}")
+    print(" ".join(f"{header:>{width}}" for header, width, _ in COLUMNS))
+    for r in rows:
+        print(" ".join(f"{cell(r):>{width}}" for _, width, cell in COLUMNS))
+    print("\nhost time per call, 1024 float32 elements (mykernels / torch: below 1 is faster)")
+    for h in host:
+        print(
+            f"{h['op']:10} mykernels {h['mykernels_us']:7.2f} us  torch {h['torch_us']:7.2f} us  "
+            f"ratio {h['ratio']:.2f}"
+        )
+
+
+def _plot(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for op in ["copy_", *OPS]:
+        points = sorted(
+            (r.size, r.gbps)
+            for r in rows
+            if r.op == op and r.dtype == "float32" and r.layout == "contiguous"
+        )
+        if points:
+            axes.plot(
+                *zip(*points, strict=True),
+                marker="o",
+                label=op,
+                linestyle="--" if op == "copy_" else "-",
+            )
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("elements (float32)")
+    axes.set_ylabel("GB/s (bytes read + written)")
+    axes.set_title("mykernels bandwidth against size")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        help="element counts (default: 2^16 .. 2^28 on GPU, 2^16 .. 2^24 on CPU)",
+    )
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16", "float16"])
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile column")
+    parser.add_argument("--plot", type=Path, help="write bandwidth against size to this PNG")
+    parser.add_argument("--json", type=Path, help="write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    device = "cuda" if args.device.startswith("cuda") else "cpu"
+    sizes = args.sizes or (
+        [1 << k for k in (16, 20, 24, 26, 28)]
+        if device == "cuda"
+        else [1 << k for k in (16, 20, 24)]
+    )
+    dtypes = [getattr(torch, name) for name in args.dtypes]
+    rows = bandwidth_rows(device, sizes, dtypes, compile_=not args.no_compile)
+    host = host_rows(device)
+    _print(rows, host, device)
+    if args.json:
+        args.json.write_text(
+            json.dumps({"rows": [asdict(r) for r in rows], "host": host}, indent=1)
+        )
+    if args.plot:
+        _plot(rows, args.plot)
+        print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
