@@ -4,7 +4,8 @@
 
 Times, in one run on one machine:
 - a clean build of the whole package (all ops, all dtypes, CPU and CUDA) for one architecture;
-- its rebuild after touching one .cu file;
+- its rebuild after touching the .cu file that holds the kernels (instantiate.cu, compiled once
+  per dtype), through pip and through `cmake --build` alone;
 - torch.utils.cpp_extension.load() of a single square op written the naive way (one .cu that
   includes torch/extension.h), for the same architecture;
 - the same op split into a torch-free .cu and a binding .cpp with minimal headers.

@@ -29,8 +29,29 @@ DEVICES = ["cpu", pytest.param("cuda", marks=requires_cuda)]
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
 # Sizes that hit every path of the engines: empty, one element, around the CUDA vector widths (2, 4
-# and 8 elements) and tile sizes (2048 float32 / 4096 float16 elements per block), and large.
-SIZES = [0, 1, 2, 3, 7, 8, 9, 15, 17, 31, 33, 127, 2047, 2048, 2049, 4095, 4097, 1 << 20]
+# and 8 elements) and tile sizes (512 float32 / 1024 float16 elements a block for smaller calls,
+# 4x that from 2^21 float32 / 2^22 float16 elements on), and large.
+SIZES = [
+    0,
+    1,
+    2,
+    3,
+    7,
+    8,
+    9,
+    15,
+    17,
+    31,
+    33,
+    127,
+    511,
+    513,
+    2047,
+    2049,
+    4097,
+    1 << 20,
+    (1 << 22) + 3,
+]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -113,10 +113,10 @@ def _bytes(inputs: list[torch.Tensor], out: torch.Tensor) -> int:
 
 def bandwidth_rows(
     device: str, sizes: list[int], dtypes: list[torch.dtype], compile_: bool
-) -> list[Row]:
+) -> Iterator[Row]:
+    """The bandwidth table, a row at a time."""
     timer = _time_gpu if device == "cuda" else _time_cpu
     compiled = {}
-    rows = []
     cases = [(op, "contiguous") for op in OPS]
     cases += [("square", "transposed"), ("square", "sliced"), ("add", "broadcast")]
     for dtype in dtypes:
@@ -139,7 +139,7 @@ def bandwidth_rows(
                     compile_seconds = timer(compiled[key], *inputs)
                 moved = _bytes(inputs, ours(*inputs))
                 gbps = moved / seconds / 1e9
-                rows.append(
+                yield (
                     Row(
                         op=op,
                         layout=layout,
@@ -152,7 +152,7 @@ def bandwidth_rows(
                         vs_compile=None if compile_seconds is None else compile_seconds / seconds,
                     )
                 )
-            rows.append(
+            yield (
                 Row(
                     "copy_",
                     "contiguous",
@@ -165,7 +165,6 @@ def bandwidth_rows(
                     None,
                 )
             )
-    return rows
 
 
 def host_rows(device: str, calls: int = 20000) -> list[dict[str, float | str]]:
@@ -219,12 +218,11 @@ COLUMNS = [  # header, width, format of a row
 ]
 
 
-def _print(rows: list[Row], host: list[dict], device: str) -> None:
-    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
-    print(f"mykernels {mykernels.__version__}, torch {torch.__version__}, {name}")
-    print(" ".join(f"{header:>{width}}" for header, width, _ in COLUMNS))
-    for r in rows:
-        print(" ".join(f"{cell(r):>{width}}" for _, width, cell in COLUMNS))
+def _print_row(r: Row) -> None:
+    print(" ".join(f"{cell(r):>{width}}" for _, width, cell in COLUMNS), flush=True)
+
+
+def _print_host(host: list[dict]) -> None:
     print("\nhost time per call, 1024 float32 elements (mykernels / torch: below 1 is faster)")
     for h in host:
         print(
@@ -284,9 +282,15 @@ def main(argv: list[str] | None = None) -> None:
         else [1 << k for k in (16, 20, 24)]
     )
     dtypes = [getattr(torch, name) for name in args.dtypes]
-    rows = bandwidth_rows(device, sizes, dtypes, compile_=not args.no_compile)
+    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    print(f"mykernels {mykernels.__version__}, torch {torch.__version__}, {name}")
+    print(" ".join(f"{header:>{width}}" for header, width, _ in COLUMNS))
+    rows = []
+    for row in bandwidth_rows(device, sizes, dtypes, compile_=not args.no_compile):
+        _print_row(row)
+        rows.append(row)
     host = host_rows(device)
-    _print(rows, host, device)
+    _print_host(host)
     if args.json:
         args.json.write_text(
             json.dumps({"rows": [asdict(r) for r in rows], "host": host}, indent=1)

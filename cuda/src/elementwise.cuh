@@ -1,12 +1,18 @@
-// The CUDA elementwise engine: one templated kernel per access pattern, instantiated for every op
-// of MYKERNELS_FOR_EACH_OP and every dtype.
+// The CUDA elementwise engine: one templated kernel per access pattern. launch_typed<Op, S> is
+// instantiated for every op of MYKERNELS_FOR_EACH_OP in one file per storage type
+// (elementwise_<dtype>.cu), so that the dtypes compile in parallel and a change to one file
+// recompiles a quarter of the kernels; launch.cu dispatches on the dtype.
 //
-// - flat_kernel: every operand is one dense run. Each block owns a tile of kThreads * kUnroll
+// - flat_kernel: every operand is one dense run. Each block owns a tile of kThreads * Unroll
 //   vectors; a thread issues all of its loads before any arithmetic (memory-level parallelism),
-//   with 16-byte vectors when every pointer is 16-byte aligned and scalars otherwise. The last,
+//   with 16-byte vectors when every pointer is 16-byte aligned and scalars otherwise. Large calls
+//   take 4 vectors a thread, smaller ones 1, so that they still spread over every SM. The last,
 //   partial tile takes an element-by-element path.
 // - strided_kernel: anything else (slices, broadcasts, permutations that differ between operands).
-//   Offsets come from the merged layout, with 64-bit indices throughout.
+//   Offsets come from the merged layout, in 32-bit arithmetic when every index and offset fits and
+//   in 64-bit otherwise.
+#pragma once
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -21,7 +27,8 @@ namespace mykernels::cuda {
 namespace detail {
 
 constexpr int kThreads = 128;
-constexpr int kUnroll = 4;
+constexpr int kUnroll = 4;                  // vectors a thread for large flat calls
+constexpr std::int64_t kLargeTiles = 1024;  // calls of at least this many 4-vector tiles are large
 constexpr int kVectorBytes = 16;
 
 // Loads a stored element into the compute type and rounds a result back (round to nearest even).
@@ -73,11 +80,11 @@ __device__ S compute(const Op& op, const S (&in)[Op::kArity]) {
   return E::store(apply(op, args, std::make_index_sequence<Op::kArity>{}));
 }
 
-template <class Op, class S, int Vec>
+template <class Op, class S, int Vec, int Unroll>
 __global__ void __launch_bounds__(kThreads)
     flat_kernel(Op op, std::int64_t n, Pointers<Op::kArity + 1> ptrs) {
   constexpr int kIn = Op::kArity;
-  constexpr std::int64_t kTile = std::int64_t{kThreads} * kUnroll * Vec;
+  constexpr std::int64_t kTile = std::int64_t{kThreads} * Unroll * Vec;
   using V = Vector<S, Vec>;
 
   const std::int64_t tile_start = static_cast<std::int64_t>(blockIdx.x) * kTile;
@@ -90,16 +97,16 @@ __global__ void __launch_bounds__(kThreads)
   }
 
   if (remaining >= kTile) {
-    V loaded[kUnroll][kIn];
+    V loaded[Unroll][kIn];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < Unroll; ++u) {
 #pragma unroll
       for (int k = 0; k < kIn; ++k) {
         loaded[u][k] = reinterpret_cast<const V*>(in[k])[u * kThreads + threadIdx.x];
       }
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < Unroll; ++u) {
       V result;
 #pragma unroll
       for (int v = 0; v < Vec; ++v) {
@@ -124,9 +131,63 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-template <class Op, class S>
+// The merged layout in the index type of the kernel: 32-bit division is several times cheaper.
+template <class Index, int N>
+struct Strides {
+  int ndim;
+  Index numel;
+  Index sizes[kMaxDims];
+  Index strides[N][kMaxDims];
+
+  explicit Strides(const Layout<N>& layout) : ndim(layout.ndim), numel(Index(layout.numel)) {
+    for (int d = 0; d < kMaxDims; ++d) {
+      sizes[d] = Index(layout.sizes[d]);
+      for (int k = 0; k < N; ++k) {
+        strides[k][d] = Index(layout.strides[k][d]);
+      }
+    }
+  }
+
+  __device__ void offsets(Index i, Index (&out)[N]) const {
+#pragma unroll
+    for (int k = 0; k < N; ++k) {
+      out[k] = 0;
+    }
+    for (int d = 0; d < ndim; ++d) {
+      const Index q = i / sizes[d];
+      const Index r = i - q * sizes[d];
+      i = q;
+#pragma unroll
+      for (int k = 0; k < N; ++k) {
+        out[k] += r * strides[k][d];
+      }
+    }
+  }
+};
+
+// True when every linear index and every element offset of the call fits in 32 bits.
+template <int N>
+bool fits_32_bits(const Layout<N>& layout) {
+  constexpr std::int64_t kMax = INT32_MAX;
+  if (layout.numel > kMax) {
+    return false;
+  }
+  for (int k = 0; k < N; ++k) {
+    std::int64_t reach = 0;
+    for (int d = 0; d < layout.ndim; ++d) {
+      const std::int64_t stride = layout.strides[k][d];
+      reach += (layout.sizes[d] - 1) * (stride < 0 ? -stride : stride);
+    }
+    if (reach > kMax) {
+      return false;
+    }
+  }
+  return true;
+}
+
+template <class Op, class S, class Index>
 __global__ void __launch_bounds__(kThreads)
-    strided_kernel(Op op, Layout<Op::kArity + 1> layout, Pointers<Op::kArity + 1> ptrs) {
+    strided_kernel(Op op, Strides<Index, Op::kArity + 1> layout, Pointers<Op::kArity + 1> ptrs) {
   constexpr int kIn = Op::kArity;
   const std::int64_t first =
       static_cast<std::int64_t>(blockIdx.x) * (kThreads * kUnroll) + threadIdx.x;
@@ -134,8 +195,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int u = 0; u < kUnroll; ++u) {
     const std::int64_t i = first + u * kThreads;
     if (i < layout.numel) {
-      std::int64_t offset[kIn + 1];
-      layout.offsets(i, offset);
+      Index offset[kIn + 1];
+      layout.offsets(Index(i), offset);
       S args[kIn];
 #pragma unroll
       for (int k = 0; k < kIn; ++k) {
@@ -162,7 +223,14 @@ cudaError_t launch_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
     if (blocks > INT_MAX) {
       return cudaErrorInvalidValue;
     }
-    strided_kernel<Op, S><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(op, layout, ptrs);
+    const auto grid = static_cast<unsigned>(blocks);
+    if (fits_32_bits(layout)) {
+      strided_kernel<Op, S, std::int32_t>
+          <<<grid, kThreads, 0, stream>>>(op, Strides<std::int32_t, Op::kArity + 1>(layout), ptrs);
+    } else {
+      strided_kernel<Op, S, std::int64_t>
+          <<<grid, kThreads, 0, stream>>>(op, Strides<std::int64_t, Op::kArity + 1>(layout), ptrs);
+    }
     return cudaGetLastError();
   }
   bool aligned = true;
@@ -170,58 +238,27 @@ cudaError_t launch_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
     aligned = aligned && reinterpret_cast<std::uintptr_t>(p) % kVectorBytes == 0;
   }
   const int vec = aligned ? kVec : 1;
-  blocks = ceil_div(n, std::int64_t{kThreads} * kUnroll * vec);
+  const bool large = n >= kLargeTiles * kThreads * kUnroll * vec;
+  blocks = ceil_div(n, std::int64_t{kThreads} * (large ? kUnroll : 1) * vec);
   if (blocks > INT_MAX) {
     return cudaErrorInvalidValue;
   }
-  if (aligned) {
-    flat_kernel<Op, S, kVec><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(op, n, ptrs);
+  const auto grid = static_cast<unsigned>(blocks);
+  if (aligned && large) {
+    flat_kernel<Op, S, kVec, kUnroll><<<grid, kThreads, 0, stream>>>(op, n, ptrs);
+  } else if (aligned) {
+    flat_kernel<Op, S, kVec, 1><<<grid, kThreads, 0, stream>>>(op, n, ptrs);
+  } else if (large) {
+    flat_kernel<Op, S, 1, kUnroll><<<grid, kThreads, 0, stream>>>(op, n, ptrs);
   } else {
-    flat_kernel<Op, S, 1><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(op, n, ptrs);
+    flat_kernel<Op, S, 1, 1><<<grid, kThreads, 0, stream>>>(op, n, ptrs);
   }
   return cudaGetLastError();
 }
 
+#define MYKERNELS_INSTANTIATE_TYPED(OP, S)                                           \
+  template cudaError_t launch_typed<OP, S>(const OP&, const Layout<OP::kArity + 1>&, \
+                                           const Pointers<OP::kArity + 1>&, cudaStream_t);
+
 }  // namespace detail
-
-template <class Op>
-cudaError_t launch_elementwise(const Op& op, DType dtype, const Layout<Op::kArity + 1>& layout,
-                               const std::array<void*, Op::kArity + 1>& ptrs, cudaStream_t stream) {
-  detail::Pointers<Op::kArity + 1> p{};
-  for (int k = 0; k <= Op::kArity; ++k) {
-    p.p[k] = ptrs[k];
-  }
-  switch (dtype) {
-    case DType::Float32:
-      return detail::launch_typed<Op, float>(op, layout, p, stream);
-    case DType::Float64:
-      return detail::launch_typed<Op, double>(op, layout, p, stream);
-    case DType::Float16:
-      return detail::launch_typed<Op, __half>(op, layout, p, stream);
-    case DType::BFloat16:
-      return detail::launch_typed<Op, __nv_bfloat16>(op, layout, p, stream);
-  }
-  return cudaErrorInvalidValue;
-}
-
-#define MYKERNELS_INSTANTIATE(OP)                                                              \
-  template cudaError_t launch_elementwise<OP>(const OP&, DType, const Layout<OP::kArity + 1>&, \
-                                              const std::array<void*, OP::kArity + 1>&,        \
-                                              cudaStream_t);
-MYKERNELS_FOR_EACH_OP(MYKERNELS_INSTANTIATE)
-#undef MYKERNELS_INSTANTIATE
-
-int compiled_runtime_version() { return CUDART_VERSION; }
-
-cudaError_t device_arch(int device, int* arch) {
-  int major = 0;
-  int minor = 0;
-  cudaError_t err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-  if (err == cudaSuccess) {
-    err = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
-  }
-  *arch = major * 10 + minor;
-  return err;
-}
-
 }  // namespace mykernels::cuda
