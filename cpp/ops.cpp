@@ -27,6 +27,13 @@ void check_dtype(const char* op_name, c10::ScalarType type) {
               c10::getDtypeNames(type).first);
 }
 
+// `t` as an input of the engines: of dtype `type` and expanded to `shape` (a view), each step
+// taken only where needed, since each is a dispatcher call.
+at::Tensor as_operand(const at::Tensor& t, c10::ScalarType type, c10::IntArrayRef shape) {
+  at::Tensor result = t.scalar_type() == type ? t : t.to(type);
+  return result.sizes() == shape ? result : result.expand(shape);
+}
+
 // The shape a and b broadcast to, as torch.broadcast_shapes computes it.
 c10::DimVector broadcast_shape(const at::Tensor& a, const at::Tensor& b) {
   const int64_t ndim = std::max(a.dim(), b.dim());
@@ -57,14 +64,16 @@ at::Tensor d_sigmoid(const at::Tensor& z) {
   }
   check_dtype("d_sigmoid", type);
   at::Tensor out = at::empty_like(z, z.options().dtype(type));
-  run_elementwise("d_sigmoid", DSigmoid{}, out, {z.to(type)});
+  run_elementwise("d_sigmoid", DSigmoid{}, out, {as_operand(z, type, z.sizes())});
   return out;
 }
 
 at::Tensor add(const at::Tensor& a, const at::Tensor& b, const c10::Scalar& alpha) {
   TORCH_CHECK(a.device() == b.device(), "mykernels.add: expected a and b on the same device, got ",
               a.device(), " and ", b.device());
-  const c10::ScalarType type = at::result_type(a, b);
+  // Tensors of one dtype promote to it: no dispatcher call on the common path.
+  const c10::ScalarType type =
+      a.scalar_type() == b.scalar_type() ? a.scalar_type() : at::result_type(a, b);
   check_dtype("add", type);
   TORCH_CHECK(!alpha.isComplex() && !alpha.isBoolean(),
               "mykernels.add: alpha must be a real number, got ", alpha);
@@ -73,7 +82,7 @@ at::Tensor add(const at::Tensor& a, const at::Tensor& b, const c10::Scalar& alph
   at::Tensor out = a.sizes() == c10::IntArrayRef(shape) ? at::empty_like(a, a.options().dtype(type))
                                                         : at::empty(shape, a.options().dtype(type));
   run_elementwise("add", Add{alpha.toDouble()}, out,
-                  {a.to(type).expand(shape), b.to(type).expand(shape)});
+                  {as_operand(a, type, shape), as_operand(b, type, shape)});
   return out;
 }
 
