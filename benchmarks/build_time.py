@@ -125,11 +125,20 @@ def main() -> None:
                     _timed(lambda: build_package(work, env)),
                 )
             )
-            (ROOT / "cuda/src/elementwise.cu").touch()
+            kernels = ROOT / "cuda/src/instantiate.cu"
+            kernels.touch()
             results.append(
                 (
-                    "mykernels, rebuild after touching one .cu",
+                    "mykernels, rebuild after touching instantiate.cu (pip wheel)",
                     _timed(lambda: build_package(work, env)),
+                )
+            )
+            kernels.touch()
+            cmake_build = [shutil.which("cmake") or "cmake", "--build", str(work / "build")]
+            results.append(
+                (
+                    "mykernels, rebuild after touching instantiate.cu (cmake --build)",
+                    _timed(lambda: subprocess.run(cmake_build, check=True, capture_output=True)),
                 )
             )
             results.append(
