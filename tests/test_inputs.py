@@ -112,6 +112,12 @@ CASES = [
         (RuntimeError, DTYPE_MESSAGE.format(op="square", dtype="int64")),
     ),
     Case(
+        "int32 square",
+        "square",
+        lambda d: (torch.arange(5, dtype=torch.int32, device=d),),
+        (RuntimeError, DTYPE_MESSAGE.format(op="square", dtype="int32")),
+    ),
+    Case(
         "uint8 square",
         "square",
         lambda d: (torch.arange(5, dtype=torch.uint8, device=d),),
@@ -259,6 +265,13 @@ CASES = [
         kwargs={"alpha": np.float64(0.25)},
     ),
     Case(
+        "bool alpha",
+        "add",
+        lambda d: (random(4, device=d), random(4, device=d)),
+        (RuntimeError, r"mykernels\.add: alpha must be a real number"),
+        {"alpha": True},
+    ),
+    Case(
         "complex alpha",
         "add",
         lambda d: (random(4, device=d), random(4, device=d)),
@@ -336,11 +349,12 @@ def test_no_grad_mode(device):
 @requires_cuda
 @pytest.mark.parametrize("op", ["square", "d_sigmoid"])
 def test_cpu_tensor_with_cuda_tensor(op):
-    with pytest.raises(
-        RuntimeError,
-        match=r"mykernels\.add: expected a and b on the same device, got cpu and cuda:0",
-    ):
-        mykernels.add(random(3), getattr(mykernels, op)(random(3, device="cuda")))
+    cpu, cuda = random(3), getattr(mykernels, op)(random(3, device="cuda"))
+    for a, b, names in ((cpu, cuda, "cpu and cuda:0"), (cuda, cpu, "cuda:0 and cpu")):
+        with pytest.raises(
+            RuntimeError, match=rf"mykernels\.add: expected a and b on the same device, got {names}"
+        ):
+            mykernels.add(a, b)
 
 
 @requires_two_gpus

@@ -43,21 +43,6 @@ struct Layout {
     }
     return true;
   }
-
-  // Element offsets of the linear (output-order) index i in every operand.
-  MYKERNELS_HOST_DEVICE void offsets(std::int64_t i, std::int64_t (&out)[N]) const {
-    for (int k = 0; k < N; ++k) {
-      out[k] = 0;
-    }
-    for (int d = 0; d < ndim; ++d) {
-      const std::int64_t q = i / sizes[d];
-      const std::int64_t r = i - q * sizes[d];
-      i = q;
-      for (int k = 0; k < N; ++k) {
-        out[k] += r * strides[k][d];
-      }
-    }
-  }
 };
 
 // Builds the layout of a call whose operands have the shape sizes[0..ndim) (outermost first, as
