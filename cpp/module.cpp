@@ -1,6 +1,9 @@
 // The Python extension module mykernels._C. Loading it runs the operator registrations of
-// ops.cpp; the module itself only reports what it was compiled with.
+// ops.cpp; the module holds the public functions' eager fast path (fast_path.cpp) and reports what
+// it was compiled with.
 #include <pybind11/pybind11.h>
+
+#include "fast_path.h"
 
 #ifdef MYKERNELS_WITH_CUDA
 #include "mykernels/cuda_kernels.h"
@@ -8,6 +11,9 @@
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "mykernels' compiled operators; import mykernels instead of this module.";
+  if (PyModule_AddFunctions(m.ptr(), mykernels::fast_path_methods()) != 0) {
+    throw pybind11::error_already_set();
+  }
 #ifdef MYKERNELS_WITH_CUDA
   m.attr("cuda_runtime_version") = mykernels::cuda::compiled_runtime_version();
 #else

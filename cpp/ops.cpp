@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "elementwise.h"
+#include "ops.h"
 
 namespace mykernels {
 namespace {
@@ -49,6 +50,8 @@ c10::DimVector broadcast_shape(const at::Tensor& a, const at::Tensor& b) {
   return shape;
 }
 
+}  // namespace
+
 at::Tensor square(const at::Tensor& x) {
   check_dtype("square", x.scalar_type());
   at::Tensor out = at::empty_like(x);
@@ -85,8 +88,6 @@ at::Tensor add(const at::Tensor& a, const at::Tensor& b, const c10::Scalar& alph
                   {as_operand(a, type, shape), as_operand(b, type, shape)});
   return out;
 }
-
-}  // namespace
 
 TORCH_LIBRARY(mykernels, m) {
   m.def("square(Tensor x) -> Tensor");

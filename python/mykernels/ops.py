@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import torch
 
+from . import _C
+
 _ops = torch.ops.mykernels
 _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
-# The call path. An op called through torch.ops first enters the autograd kernel that
-# torch.library.register_autograd installs, written in Python; when no input needs a gradient, that
-# kernel only re-dispatches below the autograd layer. The public functions take that step
-# themselves in that case, which saves several microseconds a call (BENCHMARKS.md). Under
-# torch.compile they always call the operator as it is, for dynamo to trace.
-_below_autograd = torch._C._AutoDispatchBelowAutograd
+# The call path. Each public function first tries mykernels._C's eager fast path
+# (cpp/fast_path.cpp), which runs the operator's C++ implementation directly when its arguments are
+# plain tensors that need no gradient and no mode, profiler or other dispatch layer is active, and
+# returns None otherwise. Then the operator is called as torch.ops.mykernels.*: below the autograd
+# layer when no input needs a gradient (that layer's kernel, written in Python by
+# torch.library.register_autograd, would only re-dispatch), through it otherwise. BENCHMARKS.md has
+# the cost of each path. Under torch.compile, the functions call the operator as it is, for dynamo
+# to trace (it cannot trace into the C function).
+_is_compiling = torch.compiler.is_compiling
 
 
-def _needs_autograd(*tensors: torch.Tensor) -> bool:
-    if torch.compiler.is_compiling():
-        return True
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+def _call(op: torch._ops.OpOverload, tensors: dict[str, object], *args, **kwargs) -> torch.Tensor:
+    """Calls `op` on the tensors (by argument name) and the other arguments, as the dispatcher
+    would, after the checks that give a short message where the dispatcher's would be long."""
+    for name, value in tensors.items():
+        _check_tensor(op._opname, name, value)
+    if _is_compiling() or (
+        torch.is_grad_enabled() and any(t.requires_grad for t in tensors.values())
+    ):
+        return op(*tensors.values(), *args, **kwargs)
+    with torch._C._AutoDispatchBelowAutograd():
+        return op(*tensors.values(), *args, **kwargs)
 
 
 def _check_tensor(op: str, name: str, value: object) -> None:
@@ -60,11 +72,11 @@ def square(x: torch.Tensor) -> torch.Tensor:
     Raises:
         RuntimeError: x has another dtype, or is on a device mykernels has no kernel for.
     """
-    _check_tensor("square", "x", x)
-    if _needs_autograd(x):
-        return _ops.square.default(x)
-    with _below_autograd():
-        return _ops.square.default(x)
+    if not _is_compiling():
+        out = _C.square(x)
+        if out is not None:
+            return out
+    return _call(_ops.square.default, {"x": x})
 
 
 def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
@@ -87,14 +99,14 @@ def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
         RuntimeError: the shapes do not broadcast, the tensors are on different devices, the
             promoted dtype is not supported, or alpha is complex.
     """
-    _check_tensor("add", "a", a)
-    _check_tensor("add", "b", b)
-    if _needs_autograd(a, b):
-        return _ops.add.default(a, b, alpha=alpha)
-    with _below_autograd():
-        # Keyword arguments cost time to parse: leave out the default (1, not True or 1.0).
-        plain = type(alpha) is int and alpha == 1
-        return _ops.add.default(a, b) if plain else _ops.add.default(a, b, alpha=alpha)
+    if not _is_compiling():
+        out = _C.add(a, b, alpha)
+        if out is not None:
+            return out
+    # The schema's default (1, not True or 1.0) is left out: keyword arguments cost time to parse.
+    if type(alpha) is int and alpha == 1:
+        return _call(_ops.add.default, {"a": a, "b": b})
+    return _call(_ops.add.default, {"a": a, "b": b}, alpha=alpha)
 
 
 def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
@@ -113,11 +125,11 @@ def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     Raises:
         RuntimeError: z is complex, or on a device mykernels has no kernel for.
     """
-    _check_tensor("d_sigmoid", "z", z)
-    if _needs_autograd(z):
-        return _ops.d_sigmoid.default(z)
-    with _below_autograd():
-        return _ops.d_sigmoid.default(z)
+    if not _is_compiling():
+        out = _C.d_sigmoid(z)
+        if out is not None:
+            return out
+    return _call(_ops.d_sigmoid.default, {"z": z})
 
 
 # Fake kernels: the same checks and output metadata as cpp/ops.cpp, for torch.compile and meta
