@@ -30,7 +30,7 @@ DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
 # Sizes that hit every path of the engines: empty, one element, around the CUDA vector widths (2, 4
 # and 8 elements) and tile sizes (512 float32 / 1024 float16 elements a block for smaller calls,
-# 4x that from 2^21 float32 / 2^22 float16 elements on), and large.
+# 2x that from 2^20 float32 / 2^21 float16 elements on), and large.
 SIZES = [
     0,
     1,

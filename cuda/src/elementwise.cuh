@@ -6,11 +6,12 @@
 // - flat_kernel: every operand is one dense run. Each block owns a tile of kThreads * Unroll
 //   vectors; a thread issues all of its loads before any arithmetic (memory-level parallelism),
 //   with 16-byte vectors when every pointer is 16-byte aligned and scalars otherwise. Large calls
-//   take 4 vectors a thread, smaller ones 1, so that they still spread over every SM. The last,
+//   take 2 vectors a thread, smaller ones 1, so that they still spread over every SM. The last,
 //   partial tile takes an element-by-element path.
 // - strided_kernel: anything else (slices, broadcasts, permutations that differ between operands).
-//   Offsets come from the merged layout, in 32-bit arithmetic when every index and offset fits and
-//   in 64-bit otherwise.
+//   Offsets come from the merged layout, in 32-bit arithmetic (division by multiplication) when
+//   every index and offset fits and in 64-bit otherwise; all loads of a thread go before its
+//   stores.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -26,9 +27,13 @@
 namespace mykernels::cuda {
 namespace detail {
 
+// Measured on an H200 (BENCHMARKS.md, "Tuning the flat kernel"): 128 threads with 2 vectors a
+// thread reach cudaMemcpy's bandwidth for every op and dtype at 2^26 and 2^28 elements; 4 vectors
+// a thread lose 4-5%, and 1 vector loses 8% where the arithmetic is long (d_sigmoid in bfloat16).
 constexpr int kThreads = 128;
-constexpr int kUnroll = 4;                  // vectors a thread for large flat calls
-constexpr std::int64_t kLargeTiles = 1024;  // calls of at least this many 4-vector tiles are large
+constexpr int kUnroll = 2;                  // vectors a thread for large flat calls
+constexpr std::int64_t kLargeTiles = 1024;  // calls of at least this many full tiles are large
+constexpr int kStridedUnroll = 4;           // elements a thread for strided calls
 constexpr int kVectorBytes = 16;
 
 // Loads a stored element into the compute type and rounds a result back (round to nearest even).
@@ -131,35 +136,78 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// The merged layout in the index type of the kernel: 32-bit division is several times cheaper.
+// Division by a divisor fixed at launch. The 32-bit form replaces the division, dozens of
+// instructions on the GPU, by a multiply-high, an add and a shift (Granlund and Montgomery,
+// "Division by invariant integers using multiplication"): for d in [1, 2^31] with
+// shift = ceil(log2 d) and magic = floor(2^32 * (2^shift - d) / d) + 1, n / d equals
+// (umulhi(n, magic) + n) >> shift for every n < 2^31.
+template <class Index>
+struct Divider {
+  Index divisor = 1;
+
+  Divider() = default;
+  explicit Divider(Index d) : divisor(d) {}
+  __device__ Index div(Index n) const { return n / divisor; }
+};
+
+template <>
+struct Divider<std::int32_t> {
+  std::uint32_t divisor = 1;
+  std::uint32_t magic = 1;
+  std::uint32_t shift = 0;
+
+  Divider() = default;
+  explicit Divider(std::int32_t d) : divisor(static_cast<std::uint32_t>(d)) {
+    while (shift < 31 && (std::uint32_t{1} << shift) < divisor) {
+      ++shift;
+    }
+    constexpr std::uint64_t kOne = 1;
+    magic = static_cast<std::uint32_t>(((kOne << 32) * ((kOne << shift) - divisor)) / divisor + 1);
+  }
+  __device__ std::int32_t div(std::int32_t n) const {
+    const std::uint32_t u = static_cast<std::uint32_t>(n);
+    return static_cast<std::int32_t>((__umulhi(u, magic) + u) >> shift);
+  }
+};
+
+// The merged layout in the index type of the kernel: 32-bit arithmetic where every index and
+// offset fits, 64-bit otherwise.
 template <class Index, int N>
 struct Strides {
   int ndim;
   Index numel;
-  Index sizes[kMaxDims];
+  Divider<Index> sizes[kMaxDims];
   Index strides[N][kMaxDims];
 
   explicit Strides(const Layout<N>& layout) : ndim(layout.ndim), numel(Index(layout.numel)) {
     for (int d = 0; d < kMaxDims; ++d) {
-      sizes[d] = Index(layout.sizes[d]);
+      sizes[d] = Divider<Index>(d < layout.ndim ? Index(layout.sizes[d]) : Index(1));
       for (int k = 0; k < N; ++k) {
         strides[k][d] = Index(layout.strides[k][d]);
       }
     }
   }
 
+  // The offset of element i (in the output's order) in each operand. The outermost dimension
+  // needs no division: what is left of i is its index there.
   __device__ void offsets(Index i, Index (&out)[N]) const {
 #pragma unroll
     for (int k = 0; k < N; ++k) {
       out[k] = 0;
     }
-    for (int d = 0; d < ndim; ++d) {
-      const Index q = i / sizes[d];
-      const Index r = i - q * sizes[d];
+    for (int d = 0; d < ndim - 1; ++d) {
+      const Index q = sizes[d].div(i);
+      const Index r = i - q * Index(sizes[d].divisor);
       i = q;
 #pragma unroll
       for (int k = 0; k < N; ++k) {
         out[k] += r * strides[k][d];
+      }
+    }
+    if (ndim > 0) {
+#pragma unroll
+      for (int k = 0; k < N; ++k) {
+        out[k] += i * strides[k][ndim - 1];
       }
     }
   }
@@ -185,24 +233,34 @@ bool fits_32_bits(const Layout<N>& layout) {
   return true;
 }
 
+// Each thread takes kStridedUnroll elements kThreads apart, and issues the loads of all of them
+// before the first store: the inputs never alias the freshly allocated output, and the loads of a
+// strided access pattern need all the memory-level parallelism they can get.
 template <class Op, class S, class Index>
 __global__ void __launch_bounds__(kThreads)
     strided_kernel(Op op, Strides<Index, Op::kArity + 1> layout, Pointers<Op::kArity + 1> ptrs) {
   constexpr int kIn = Op::kArity;
   const std::int64_t first =
-      static_cast<std::int64_t>(blockIdx.x) * (kThreads * kUnroll) + threadIdx.x;
+      static_cast<std::int64_t>(blockIdx.x) * (kThreads * kStridedUnroll) + threadIdx.x;
+  S args[kStridedUnroll][kIn];
+  Index out_offset[kStridedUnroll];
 #pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
+  for (int u = 0; u < kStridedUnroll; ++u) {
     const std::int64_t i = first + u * kThreads;
     if (i < layout.numel) {
       Index offset[kIn + 1];
       layout.offsets(Index(i), offset);
-      S args[kIn];
+      out_offset[u] = offset[0];
 #pragma unroll
       for (int k = 0; k < kIn; ++k) {
-        args[k] = static_cast<const S*>(ptrs.p[k + 1])[offset[k + 1]];
+        args[u][k] = static_cast<const S*>(ptrs.p[k + 1])[offset[k + 1]];
       }
-      static_cast<S*>(ptrs.p[0])[offset[0]] = compute(op, args);
+    }
+  }
+#pragma unroll
+  for (int u = 0; u < kStridedUnroll; ++u) {
+    if (first + u * kThreads < layout.numel) {
+      static_cast<S*>(ptrs.p[0])[out_offset[u]] = compute(op, args[u]);
     }
   }
 }
@@ -219,7 +277,7 @@ cudaError_t launch_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
   constexpr int kVec = kVectorBytes / sizeof(S);
   std::int64_t blocks = 0;
   if (!layout.is_flat()) {
-    blocks = ceil_div(n, kThreads * kUnroll);
+    blocks = ceil_div(n, kThreads * kStridedUnroll);
     if (blocks > INT_MAX) {
       return cudaErrorInvalidValue;
     }
