@@ -80,7 +80,7 @@ def test_declined_where_torch_would_do_more(op, device):
         assert _fast(op, *inputs) is None
     with torch.autocast(device_type=device):
         assert _fast(op, *inputs) is None
-    with torch.profiler.profile():
+    with torch.profiler.profile(acc_events=True):
         assert _fast(op, *inputs) is None
 
 
@@ -91,7 +91,7 @@ def test_modes_and_profiler_see_the_operator(op, device):
     with _RecordingDispatchMode() as mode:
         op.fn(*inputs)
     assert mode.calls == [f"mykernels.{op.name}.default"]
-    with torch.profiler.profile() as prof:
+    with torch.profiler.profile(acc_events=True) as prof:
         op.fn(*inputs)
     assert f"mykernels::{op.name}" in {event.key for event in prof.key_averages()}
 

@@ -176,24 +176,26 @@ def host_rows(device: str, calls: int = 20000) -> list[dict[str, float | str]]:
         "d_sigmoid": (lambda: mykernels.d_sigmoid(x), lambda: _eager_d_sigmoid(x)),
     }
 
-    def per_call(fn: Fn) -> float:
-        for _ in range(200):
+    def batch(fn: Fn) -> float:
+        """Seconds per call over calls // 5 calls and one synchronization."""
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(calls // 5):
             fn()
-        samples = []
-        for _ in range(5):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            for _ in range(calls // 5):
-                fn()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            samples.append((time.perf_counter() - start) / (calls // 5))
-        return statistics.median(samples)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - start) / (calls // 5)
 
     rows = []
     for op, (ours, theirs) in pairs.items():
-        ours_s, theirs_s = per_call(ours), per_call(theirs)
+        for fn in (ours, theirs):
+            for _ in range(200):
+                fn()
+        # Alternate the two, so that both see the same drift of a shared machine.
+        samples = [(batch(ours), batch(theirs)) for _ in range(5)]
+        ours_s = statistics.median(s for s, _ in samples)
+        theirs_s = statistics.median(t for _, t in samples)
         rows.append(
             {
                 "op": op,
