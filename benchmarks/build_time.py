@@ -5,7 +5,8 @@
 Times, in one run on one machine:
 - a clean build of the whole package (all ops, all dtypes, CPU and CUDA) for one architecture;
 - its rebuild after touching the .cu file that holds the kernels (instantiate.cu, compiled once
-  per dtype), through pip and through `cmake --build` alone;
+  per dtype and launcher), through pip and through `cmake --build` alone, and after touching the
+  launchers' dispatch (launch.cu) through `cmake --build`;
 - torch.utils.cpp_extension.load() of a single square op written the naive way (one .cu that
   includes torch/extension.h), for the same architecture;
 - the same op split into a torch-free .cu and a binding .cpp with minimal headers.
@@ -133,14 +134,17 @@ def main() -> None:
                     _timed(lambda: build_package(work, env)),
                 )
             )
-            kernels.touch()
             cmake_build = [shutil.which("cmake") or "cmake", "--build", str(work / "build")]
-            results.append(
-                (
-                    "mykernels, rebuild after touching instantiate.cu (cmake --build)",
-                    _timed(lambda: subprocess.run(cmake_build, check=True, capture_output=True)),
+            for source in ("instantiate.cu", "launch.cu"):
+                (ROOT / "cuda/src" / source).touch()
+                results.append(
+                    (
+                        f"mykernels, rebuild after touching {source} (cmake --build)",
+                        _timed(
+                            lambda: subprocess.run(cmake_build, check=True, capture_output=True)
+                        ),
+                    )
                 )
-            )
             results.append(
                 (
                     "cpp_extension.load, one op, one .cu with torch/extension.h",

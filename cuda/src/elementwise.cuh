@@ -1,7 +1,7 @@
-// The CUDA elementwise engine: one templated kernel per access pattern. launch_typed<Op, S> is
-// instantiated for every op of MYKERNELS_FOR_EACH_OP in one file per storage type
-// (elementwise_<dtype>.cu), so that the dtypes compile in parallel and a change to one file
-// recompiles a quarter of the kernels; launch.cu dispatches on the dtype.
+// The CUDA elementwise engine: one templated kernel per access pattern, and its launcher.
+// instantiate.cu compiles the launchers of every op of MYKERNELS_FOR_EACH_OP once per storage type
+// and access pattern (eight objects that compile in parallel); launch.cu dispatches on the dtype
+// and the layout.
 //
 // - flat_kernel: every operand is one dense run. Each block owns a tile of kThreads * Unroll
 //   vectors; a thread issues all of its loads before any arithmetic (memory-level parallelism),
@@ -267,37 +267,39 @@ __global__ void __launch_bounds__(kThreads)
 
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
+// The launchers of one op and storage type: launch_flat for layouts that are one dense run,
+// launch_strided for the rest. Each is compiled in objects of its own (instantiate.cu), and
+// launch.cu picks one per call.
 template <class Op, class S>
-cudaError_t launch_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
-                         const Pointers<Op::kArity + 1>& ptrs, cudaStream_t stream) {
+cudaError_t launch_strided(const Op& op, const Layout<Op::kArity + 1>& layout,
+                           const Pointers<Op::kArity + 1>& ptrs, cudaStream_t stream) {
+  const std::int64_t blocks = ceil_div(layout.numel, kThreads * kStridedUnroll);
+  if (blocks > INT_MAX) {
+    return cudaErrorInvalidValue;
+  }
+  const auto grid = static_cast<unsigned>(blocks);
+  if (fits_32_bits(layout)) {
+    strided_kernel<Op, S, std::int32_t>
+        <<<grid, kThreads, 0, stream>>>(op, Strides<std::int32_t, Op::kArity + 1>(layout), ptrs);
+  } else {
+    strided_kernel<Op, S, std::int64_t>
+        <<<grid, kThreads, 0, stream>>>(op, Strides<std::int64_t, Op::kArity + 1>(layout), ptrs);
+  }
+  return cudaGetLastError();
+}
+
+template <class Op, class S>
+cudaError_t launch_flat(const Op& op, const Layout<Op::kArity + 1>& layout,
+                        const Pointers<Op::kArity + 1>& ptrs, cudaStream_t stream) {
   const std::int64_t n = layout.numel;
-  if (n == 0) {
-    return cudaSuccess;
-  }
   constexpr int kVec = kVectorBytes / sizeof(S);
-  std::int64_t blocks = 0;
-  if (!layout.is_flat()) {
-    blocks = ceil_div(n, kThreads * kStridedUnroll);
-    if (blocks > INT_MAX) {
-      return cudaErrorInvalidValue;
-    }
-    const auto grid = static_cast<unsigned>(blocks);
-    if (fits_32_bits(layout)) {
-      strided_kernel<Op, S, std::int32_t>
-          <<<grid, kThreads, 0, stream>>>(op, Strides<std::int32_t, Op::kArity + 1>(layout), ptrs);
-    } else {
-      strided_kernel<Op, S, std::int64_t>
-          <<<grid, kThreads, 0, stream>>>(op, Strides<std::int64_t, Op::kArity + 1>(layout), ptrs);
-    }
-    return cudaGetLastError();
-  }
   bool aligned = true;
   for (void* p : ptrs.p) {
     aligned = aligned && reinterpret_cast<std::uintptr_t>(p) % kVectorBytes == 0;
   }
   const int vec = aligned ? kVec : 1;
   const bool large = n >= kLargeTiles * kThreads * kUnroll * vec;
-  blocks = ceil_div(n, std::int64_t{kThreads} * (large ? kUnroll : 1) * vec);
+  const std::int64_t blocks = ceil_div(n, std::int64_t{kThreads} * (large ? kUnroll : 1) * vec);
   if (blocks > INT_MAX) {
     return cudaErrorInvalidValue;
   }
@@ -314,9 +316,10 @@ cudaError_t launch_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
   return cudaGetLastError();
 }
 
-#define MYKERNELS_INSTANTIATE_TYPED(OP, S)                                           \
-  template cudaError_t launch_typed<OP, S>(const OP&, const Layout<OP::kArity + 1>&, \
-                                           const Pointers<OP::kArity + 1>&, cudaStream_t);
+// Declares (PREFIX extern) or defines (empty PREFIX) the instantiation of LAUNCHER for OP and S.
+#define MYKERNELS_LAUNCHER_INSTANCE(PREFIX, LAUNCHER, OP, S)                            \
+  PREFIX template cudaError_t LAUNCHER<OP, S>(const OP&, const Layout<OP::kArity + 1>&, \
+                                              const Pointers<OP::kArity + 1>&, cudaStream_t);
 
 }  // namespace detail
 }  // namespace mykernels::cuda

@@ -1,21 +1,31 @@
-// The CUDA launchers: dispatch on the dtype to the kernels that instantiate.cu compiles once per
-// storage type, and the device queries the binding needs.
+// The CUDA launchers: dispatch on the dtype and the layout to the kernels that instantiate.cu
+// compiles once per storage type and launcher, and the device queries the binding needs.
 #include "elementwise.cuh"
 
 namespace mykernels::cuda {
 namespace detail {
-// Compiled in the per-dtype objects, not here.
-#define MYKERNELS_EXTERN(OP)                                                                    \
-  extern template cudaError_t launch_typed<OP, float>(                                          \
-      const OP&, const Layout<OP::kArity + 1>&, const Pointers<OP::kArity + 1>&, cudaStream_t); \
-  extern template cudaError_t launch_typed<OP, double>(                                         \
-      const OP&, const Layout<OP::kArity + 1>&, const Pointers<OP::kArity + 1>&, cudaStream_t); \
-  extern template cudaError_t launch_typed<OP, __half>(                                         \
-      const OP&, const Layout<OP::kArity + 1>&, const Pointers<OP::kArity + 1>&, cudaStream_t); \
-  extern template cudaError_t launch_typed<OP, __nv_bfloat16>(                                  \
-      const OP&, const Layout<OP::kArity + 1>&, const Pointers<OP::kArity + 1>&, cudaStream_t);
+// Compiled in the objects of instantiate.cu, not here.
+#define MYKERNELS_EXTERN_STORAGE(OP, S)                   \
+  MYKERNELS_LAUNCHER_INSTANCE(extern, launch_flat, OP, S) \
+  MYKERNELS_LAUNCHER_INSTANCE(extern, launch_strided, OP, S)
+#define MYKERNELS_EXTERN(OP)           \
+  MYKERNELS_EXTERN_STORAGE(OP, float)  \
+  MYKERNELS_EXTERN_STORAGE(OP, double) \
+  MYKERNELS_EXTERN_STORAGE(OP, __half) \
+  MYKERNELS_EXTERN_STORAGE(OP, __nv_bfloat16)
 MYKERNELS_FOR_EACH_OP(MYKERNELS_EXTERN)
 #undef MYKERNELS_EXTERN
+#undef MYKERNELS_EXTERN_STORAGE
+
+template <class Op, class S>
+cudaError_t launch_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
+                         const Pointers<Op::kArity + 1>& ptrs, cudaStream_t stream) {
+  if (layout.numel == 0) {
+    return cudaSuccess;
+  }
+  return layout.is_flat() ? launch_flat<Op, S>(op, layout, ptrs, stream)
+                          : launch_strided<Op, S>(op, layout, ptrs, stream);
+}
 }  // namespace detail
 
 template <class Op>
