@@ -125,6 +125,60 @@ void run_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
   }
 }
 
+// run_typed compiled for the vector extensions of recent x86-64 CPUs, chosen at run time: the rest
+// of the library is compiled for the x86-64 baseline (SSE2), which torch's wheels also run on.
+// `flatten` inlines everything run_typed calls into these functions, so that no code compiled for
+// an extension is shared with, and called from, the baseline code.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MYKERNELS_CPU_DISPATCH 1
+
+template <class Op, class S>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"),
+               flatten)) void run_avx512(const Op& op, const Layout<Op::kArity + 1>& layout,
+                                         const std::array<void*, Op::kArity + 1>& ptrs,
+                                         std::int64_t begin, std::int64_t end) {
+  run_typed<Op, S>(op, layout, ptrs, begin, end);
+}
+
+template <class Op, class S>
+__attribute__((target("avx2,fma,f16c"), flatten)) void run_avx2(
+    const Op& op, const Layout<Op::kArity + 1>& layout,
+    const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin, std::int64_t end) {
+  run_typed<Op, S>(op, layout, ptrs, begin, end);
+}
+
+enum class Isa : std::uint8_t { Baseline, Avx2, Avx512 };
+
+Isa detect_isa() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    return Isa::Avx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
+    return Isa::Avx2;
+  }
+  return Isa::Baseline;
+}
+#endif
+
+template <class Op, class S>
+void run_dispatched(const Op& op, const Layout<Op::kArity + 1>& layout,
+                    const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin,
+                    std::int64_t end) {
+#ifdef MYKERNELS_CPU_DISPATCH
+  static const Isa isa = detect_isa();
+  if (isa == Isa::Avx512) {
+    return run_avx512<Op, S>(op, layout, ptrs, begin, end);
+  }
+  if (isa == Isa::Avx2) {
+    return run_avx2<Op, S>(op, layout, ptrs, begin, end);
+  }
+#endif
+  run_typed<Op, S>(op, layout, ptrs, begin, end);
+}
+
 }  // namespace detail
 
 template <class Op>
@@ -133,13 +187,13 @@ void run_elementwise(const Op& op, DType dtype, const Layout<Op::kArity + 1>& la
                      std::int64_t end) {
   switch (dtype) {
     case DType::Float32:
-      return detail::run_typed<Op, float>(op, layout, ptrs, begin, end);
+      return detail::run_dispatched<Op, float>(op, layout, ptrs, begin, end);
     case DType::Float64:
-      return detail::run_typed<Op, double>(op, layout, ptrs, begin, end);
+      return detail::run_dispatched<Op, double>(op, layout, ptrs, begin, end);
     case DType::Float16:
-      return detail::run_typed<Op, _Float16>(op, layout, ptrs, begin, end);
+      return detail::run_dispatched<Op, _Float16>(op, layout, ptrs, begin, end);
     case DType::BFloat16:
-      return detail::run_typed<Op, detail::BFloat16>(op, layout, ptrs, begin, end);
+      return detail::run_dispatched<Op, detail::BFloat16>(op, layout, ptrs, begin, end);
   }
 }
 
