@@ -3,6 +3,7 @@
 // it was compiled with.
 #include <pybind11/pybind11.h>
 
+#include "cpu/cpu_kernels.h"
 #include "fast_path.h"
 
 #ifdef MYKERNELS_WITH_CUDA
@@ -14,6 +15,7 @@ PYBIND11_MODULE(_C, m) {
   if (PyModule_AddFunctions(m.ptr(), mykernels::fast_path_methods()) != 0) {
     throw pybind11::error_already_set();
   }
+  m.attr("cpu_capability") = mykernels::cpu::capability();
 #ifdef MYKERNELS_WITH_CUDA
   m.attr("cuda_runtime_version") = mykernels::cuda::compiled_runtime_version();
 #else

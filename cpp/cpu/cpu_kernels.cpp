@@ -8,6 +8,8 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 namespace mykernels::cpu {
@@ -149,17 +151,31 @@ __attribute__((target("avx2,fma,f16c"), flatten)) void run_avx2(
 
 enum class Isa : std::uint8_t { Baseline, Avx2, Avx512 };
 
+// The best extension set this CPU has, capped by MYKERNELS_CPU_CAPABILITY (default, avx2 or
+// avx512), which lets tests run the other versions on one machine.
 Isa detect_isa() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
-    return Isa::Avx512;
-  }
+  Isa isa = Isa::Baseline;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
       __builtin_cpu_supports("f16c")) {
-    return Isa::Avx2;
+    isa = Isa::Avx2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+      isa = Isa::Avx512;
+    }
   }
-  return Isa::Baseline;
+  const char* cap = std::getenv("MYKERNELS_CPU_CAPABILITY");
+  if (cap != nullptr && std::strcmp(cap, "default") == 0) {
+    isa = Isa::Baseline;
+  } else if (cap != nullptr && std::strcmp(cap, "avx2") == 0) {
+    isa = std::min(isa, Isa::Avx2);
+  }
+  return isa;
+}
+
+Isa selected_isa() {
+  static const Isa isa = detect_isa();
+  return isa;
 }
 #endif
 
@@ -168,7 +184,7 @@ void run_dispatched(const Op& op, const Layout<Op::kArity + 1>& layout,
                     const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin,
                     std::int64_t end) {
 #ifdef MYKERNELS_CPU_DISPATCH
-  static const Isa isa = detect_isa();
+  const Isa isa = selected_isa();
   if (isa == Isa::Avx512) {
     return run_avx512<Op, S>(op, layout, ptrs, begin, end);
   }
@@ -180,6 +196,20 @@ void run_dispatched(const Op& op, const Layout<Op::kArity + 1>& layout,
 }
 
 }  // namespace detail
+
+const char* capability() {
+#ifdef MYKERNELS_CPU_DISPATCH
+  switch (detail::selected_isa()) {
+    case detail::Isa::Avx512:
+      return "avx512";
+    case detail::Isa::Avx2:
+      return "avx2";
+    case detail::Isa::Baseline:
+      break;
+  }
+#endif
+  return "default";
+}
 
 template <class Op>
 void run_elementwise(const Op& op, DType dtype, const Layout<Op::kArity + 1>& layout,

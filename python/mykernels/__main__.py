@@ -22,7 +22,7 @@ def _devices() -> list[torch.device]:
 
 def _describe(device: torch.device) -> str:
     if device.type != "cuda":
-        return "CPU"
+        return f"CPU, {mykernels._C.cpu_capability} kernels"
     major, minor = torch.cuda.get_device_capability(device)
     return f"{torch.cuda.get_device_name(device)}, sm_{major}{minor}"
 

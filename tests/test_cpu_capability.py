@@ -1,0 +1,39 @@
+"""Each version of the CPU kernels (x86-64 baseline, AVX2, AVX-512) computes the same results: all but
+the best one this CPU has run only where MYKERNELS_CPU_CAPABILITY asks for them, in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import mykernels
+
+# Each op, dtype and layout against its float64 reference, then the capability in use.
+CHECK = """
+import torch, mykernels
+from helpers import DTYPES, OPS, assert_matches, with_layout
+for op in OPS:
+    for dtype in DTYPES:
+        for layout in ("contiguous", "sliced", "expanded"):
+            inputs = [with_layout(layout, (37, 1029), dtype, "cpu") for _ in range(op.arity)]
+            assert_matches(op.fn(*inputs), op.reference(*(x.double() for x in inputs)), dtype)
+print(mykernels._C.cpu_capability)
+"""
+ORDER = ["default", "avx2", "avx512"]
+
+
+@pytest.mark.parametrize("capability", ORDER)
+def test_capability(capability):
+    best = mykernels._C.cpu_capability
+    if ORDER.index(capability) > ORDER.index(best):
+        pytest.skip(f"this CPU's best is {best}")
+    env = dict(os.environ, MYKERNELS_CPU_CAPABILITY=capability)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [capability]
