@@ -8,9 +8,10 @@ equivalents are ``torch.square``, ``torch.add`` and, for d_sigmoid, the eager
 on 1024 float32 elements, where the call itself, not memory, is the cost. ``--plot`` writes
 bandwidth against size as a PNG (needs matplotlib).
 
-GPU times come from CUDA graphs of back-to-back calls, so launch gaps do not count; CPU times are
-medians of wall-clock repeats. All ratios come from the same run: compare them, not times taken on
-different days.
+mykernels, torch eager and torch.compile are timed in alternation, case by case, so that their
+ratios come from the same state of the machine. GPU times are medians of rounds of 20 back-to-back
+calls (replayed from a CUDA graph where a call is short enough for launch gaps to count); CPU times
+are medians of single calls. Compare ratios, not times taken on different days.
 """
 
 from __future__ import annotations
@@ -56,40 +57,55 @@ class Row:
     vs_compile: float | None
 
 
-def _time_gpu(fn: Fn, *args: torch.Tensor, calls: int = 20, repeats: int = 15) -> float:
-    """Seconds per call of fn(*args): a CUDA graph of `calls` back-to-back calls, median of its
-    replays."""
+def _gpu_runner(fn: Fn, args: tuple, calls: int) -> Callable[[], object]:
+    """Something that runs fn(*args) `calls` times back to back on the GPU: the calls themselves
+    where one call takes long enough for the launches to keep ahead of the GPU, else the replay of
+    a CUDA graph of them (so that launch gaps do not count)."""
     for _ in range(3):
         fn(*args)
-    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(calls):
+        fn(*args)
+    end.record()
+    end.synchronize()
+    if start.elapsed_time(end) / calls > 0.05:  # milliseconds
+        return lambda: [fn(*args) for _ in range(calls)]
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         for _ in range(calls):
             fn(*args)
     graph.replay()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
+    return graph.replay
+
+
+def _time_side_by_side(
+    fns: list[Fn], args: tuple, device: str, calls: int = 20, repeats: int = 15
+) -> list[float]:
+    """Seconds per call of each fn(*args), measured in alternation so that every fn sees the same
+    state of a shared, noisy machine: GPU: median over `repeats` rounds of `calls` back-to-back
+    calls each; CPU: median of single calls, at least 5 rounds and 0.2 s a function."""
+    samples: list[list[float]] = [[] for _ in fns]
+    if device == "cuda":
+        runners = [_gpu_runner(fn, args, calls) for fn in fns]
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        graph.replay()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3 / calls)
-    del graph
-    return statistics.median(times)
-
-
-def _time_cpu(fn: Fn, *args: torch.Tensor, min_seconds: float = 0.2) -> float:
-    """Seconds per call of fn(*args): median of wall-clock repeats."""
-    fn(*args)
-    times: list[float] = []
-    deadline = time.perf_counter() + min_seconds
-    while len(times) < 5 or (time.perf_counter() < deadline and len(times) < 200):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for _ in range(repeats):
+            for runner, sample in zip(runners, samples, strict=True):
+                start.record()
+                runner()
+                end.record()
+                end.synchronize()
+                sample.append(start.elapsed_time(end) / 1e3 / calls)
+    else:
+        for fn in fns:
+            fn(*args)
+        deadline = time.perf_counter() + 0.2 * len(fns)
+        while len(samples[0]) < 5 or (time.perf_counter() < deadline and len(samples[0]) < 200):
+            for fn, sample in zip(fns, samples, strict=True):
+                start_s = time.perf_counter()
+                fn(*args)
+                sample.append(time.perf_counter() - start_s)
+    return [statistics.median(sample) for sample in samples]
 
 
 def _inputs(layout: str, n: int, arity: int, dtype: torch.dtype, device: str) -> list[torch.Tensor]:
@@ -115,7 +131,6 @@ def bandwidth_rows(
     device: str, sizes: list[int], dtypes: list[torch.dtype], compile_: bool
 ) -> Iterator[Row]:
     """The bandwidth table, a row at a time."""
-    timer = _time_gpu if device == "cuda" else _time_cpu
     compiled = {}
     cases = [(op, "contiguous") for op in OPS]
     cases += [("square", "transposed"), ("square", "sliced"), ("add", "broadcast")]
@@ -123,22 +138,24 @@ def bandwidth_rows(
         for n in sizes:
             copy_in = torch.randn(n, device=device).to(dtype)
             copy_out = torch.empty_like(copy_in)
-            copy_gbps = 2 * n * copy_in.element_size() / timer(copy_out.copy_, copy_in) / 1e9
+            (copy_seconds,) = _time_side_by_side([copy_out.copy_], (copy_in,), device)
+            copy_gbps = 2 * n * copy_in.element_size() / copy_seconds / 1e9
+            del copy_in, copy_out
             for op, layout in cases:
                 if layout != "contiguous" and n != max(sizes):
                     continue
                 ours, eager, arity = OPS[op]
                 inputs = _inputs(layout, n, arity, dtype, device)
-                seconds = timer(ours, *inputs)
-                eager_seconds = timer(eager, *inputs)
-                compile_seconds = None
+                fns = [ours, eager]
                 if compile_:
                     key = (op, dtype, layout)
                     if key not in compiled:
                         compiled[key] = torch.compile(eager, dynamic=True)
-                    compile_seconds = timer(compiled[key], *inputs)
-                moved = _bytes(inputs, ours(*inputs))
-                gbps = moved / seconds / 1e9
+                    fns.append(compiled[key])
+                seconds, eager_seconds, *compile_seconds = _time_side_by_side(
+                    fns, tuple(inputs), device
+                )
+                gbps = _bytes(inputs, ours(*inputs)) / seconds / 1e9
                 yield (
                     Row(
                         op=op,
@@ -149,7 +166,7 @@ def bandwidth_rows(
                         gbps=gbps,
                         of_copy=gbps / copy_gbps,
                         vs_eager=eager_seconds / seconds,
-                        vs_compile=None if compile_seconds is None else compile_seconds / seconds,
+                        vs_compile=compile_seconds[0] / seconds if compile_seconds else None,
                     )
                 )
             yield (
@@ -158,7 +175,7 @@ def bandwidth_rows(
                     "contiguous",
                     str(dtype).removeprefix("torch."),
                     n,
-                    2 * n * copy_in.element_size() / copy_gbps / 1e3,
+                    copy_seconds * 1e6,
                     copy_gbps,
                     1.0,
                     1.0,
