@@ -7,10 +7,6 @@
 #include <c10/util/Exception.h>
 
 #include "cpu/cpu_kernels.h"
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 #include "mykernels/layout.h"
 
 #ifdef MYKERNELS_WITH_CUDA
@@ -36,24 +32,6 @@ DType to_dtype(c10::ScalarType type) {
     default:
       TORCH_INTERNAL_ASSERT(false, "mykernels: no kernel for dtype ", type);
   }
-}
-
-// Asks the kernel to back the 2 MB-aligned part of a new CPU output with huge pages before the
-// first write. Large outputs are fresh mappings whose every 4 KB page otherwise faults on first
-// touch, and those faults are most of the time of a call on tens of megabytes (BENCHMARKS.md).
-// Advisory: where transparent huge pages are off, nothing changes.
-void advise_huge_pages(const at::Tensor& out) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;
-  const auto data = reinterpret_cast<std::uintptr_t>(out.data_ptr());
-  const std::uintptr_t begin = (data + kHugePage - 1) & ~(kHugePage - 1);
-  const std::uintptr_t end = (data + out.nbytes()) & ~(kHugePage - 1);
-  if (end > begin) {
-    (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-  }
-#else
-  (void)out;
-#endif
 }
 
 #ifdef MYKERNELS_WITH_CUDA
@@ -110,7 +88,6 @@ void run_elementwise(const char* op_name, const Op& op, const at::Tensor& out,
   const DType dtype = to_dtype(out.scalar_type());
 
   if (out.device().is_cpu()) {
-    advise_huge_pages(out);
     at::parallel_for(0, layout.numel, kCpuGrainSize, [&](std::int64_t begin, std::int64_t end) {
       cpu::run_elementwise(op, dtype, layout, ptrs, begin, end);
     });
