@@ -78,20 +78,14 @@ PyObject* call(Op&& op) {
   return THPVariable_Wrap(std::move(result));
 }
 
-PyObject* square_fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
+// The fast path of a one-tensor op.
+template <at::Tensor (*Impl)(const at::Tensor&)>
+PyObject* unary_fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
   const at::Tensor* x = nargs == 1 ? plain_tensor(args[0]) : nullptr;
   if (x == nullptr || observed()) {
     Py_RETURN_NONE;
   }
-  return call([x] { return mykernels::square(*x); });
-}
-
-PyObject* d_sigmoid_fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
-  const at::Tensor* z = nargs == 1 ? plain_tensor(args[0]) : nullptr;
-  if (z == nullptr || observed()) {
-    Py_RETURN_NONE;
-  }
-  return call([z] { return mykernels::d_sigmoid(*z); });
+  return call([x] { return Impl(*x); });
 }
 
 // alpha as the Scalar the operator's schema would parse it to: a Python int or float only.
@@ -126,15 +120,18 @@ PyObject* add_fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs
   return call([a, b, &alpha] { return mykernels::add(*a, *b, alpha); });
 }
 
+template <PyObject* (*Fn)(PyObject*, PyObject* const*, Py_ssize_t)>
+PyCFunction as_cfunction() {
+  return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Fn));
+}
+
 PyMethodDef methods[] = {
-    {"square", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(square_fast)),
-     METH_FASTCALL,
+    {"square", as_cfunction<unary_fast<mykernels::square>>(), METH_FASTCALL,
      "square($module, x, /)\n--\n\nmykernels.square(x) for a plain tensor, else None."},
-    {"add", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(add_fast)), METH_FASTCALL,
+    {"add", as_cfunction<add_fast>(), METH_FASTCALL,
      "add($module, a, b, alpha, /)\n--\n\nmykernels.add(a, b, alpha=alpha) for plain tensors, "
      "else None."},
-    {"d_sigmoid", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(d_sigmoid_fast)),
-     METH_FASTCALL,
+    {"d_sigmoid", as_cfunction<unary_fast<mykernels::d_sigmoid>>(), METH_FASTCALL,
      "d_sigmoid($module, z, /)\n--\n\nmykernels.d_sigmoid(z) for a plain tensor, else None."},
     {nullptr, nullptr, 0, nullptr}};
 
