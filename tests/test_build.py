@@ -63,7 +63,7 @@ def test_extension_shares_the_cpp_runtime_with_torch():
     # inside torch's process; CMake refuses such compilers, and this checks the result.
     needed = needed_libraries(EXTENSION)
     assert "libstdc++.so.6" in needed
-    assert {"libtorch_cpu.so", "libc10.so"} <= set(needed)
+    assert {"libtorch_cpu.so", "libc10.so", "libtorch_python.so"} <= set(needed)
     assert any(name.startswith("libcudart.so.") for name in needed) == BUILT_WITH_CUDA
 
 
