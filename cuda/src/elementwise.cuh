@@ -85,11 +85,12 @@ __device__ S compute(const Op& op, const S (&in)[Op::kArity]) {
   return E::store(apply(op, args, std::make_index_sequence<Op::kArity>{}));
 }
 
-template <class Op, class S, int Vec, int Unroll>
-__global__ void __launch_bounds__(kThreads)
+// Threads is kThreads except in benchmarks/flat_kernel_sweep.cu, which times other block sizes.
+template <class Op, class S, int Vec, int Unroll, int Threads = kThreads>
+__global__ void __launch_bounds__(Threads)
     flat_kernel(Op op, std::int64_t n, Pointers<Op::kArity + 1> ptrs) {
   constexpr int kIn = Op::kArity;
-  constexpr std::int64_t kTile = std::int64_t{kThreads} * Unroll * Vec;
+  constexpr std::int64_t kTile = std::int64_t{Threads} * Unroll * Vec;
   using V = Vector<S, Vec>;
 
   const std::int64_t tile_start = static_cast<std::int64_t>(blockIdx.x) * kTile;
@@ -107,7 +108,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int u = 0; u < Unroll; ++u) {
 #pragma unroll
       for (int k = 0; k < kIn; ++k) {
-        loaded[u][k] = reinterpret_cast<const V*>(in[k])[u * kThreads + threadIdx.x];
+        loaded[u][k] = reinterpret_cast<const V*>(in[k])[u * Threads + threadIdx.x];
       }
     }
 #pragma unroll
@@ -122,10 +123,10 @@ __global__ void __launch_bounds__(kThreads)
         }
         result.v[v] = compute(op, args);
       }
-      reinterpret_cast<V*>(out)[u * kThreads + threadIdx.x] = result;
+      reinterpret_cast<V*>(out)[u * Threads + threadIdx.x] = result;
     }
   } else {
-    for (std::int64_t i = threadIdx.x; i < remaining; i += kThreads) {
+    for (std::int64_t i = threadIdx.x; i < remaining; i += Threads) {
       S args[kIn];
 #pragma unroll
       for (int k = 0; k < kIn; ++k) {
