@@ -1,5 +1,5 @@
 // The operators' implementations, shared by their registrations (ops.cpp) and the eager fast path
-// of the public functions (fast_path.cpp). Each checks its arguments, allocates the result and runs
+// of the public functions (module.cpp). Each checks its arguments, allocates the result and runs
 // the kernel on the inputs' device; user errors are c10::Error with a message naming the op.
 #pragma once
 

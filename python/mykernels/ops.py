@@ -17,7 +17,7 @@ _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 # The call path. Each public function first tries mykernels._C's eager fast path
-# (cpp/fast_path.cpp), which runs the operator's C++ implementation directly when its arguments are
+# (cpp/module.cpp), which runs the operator's C++ implementation directly when its arguments are
 # plain tensors that need no gradient and no mode, profiler or other dispatch layer is active, and
 # returns None otherwise. Then the operator is called as torch.ops.mykernels.*: below the autograd
 # layer when no input needs a gradient (that layer's kernel, written in Python by
