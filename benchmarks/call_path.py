@@ -1,0 +1,73 @@
+"""What each step of a mykernels call costs on the host, on 1024 float32 elements.
+
+    python benchmarks/call_path.py [--device cuda]
+
+Times, per call, in alternating rounds of 4000 calls with one synchronization each (median of 7):
+the public functions; their fast path alone (mykernels._C); the operator called through torch.ops
+below the autograd layer (the path the public functions take when the fast path declines);
+torch's own square, add and sigmoid; torch.empty_like (an allocation); and an empty lambda (the
+cost of the loop and the call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import mykernels
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    x = torch.randn(1024, device=args.device)
+    y = torch.randn(1024, device=args.device)
+    below_autograd = torch._C._AutoDispatchBelowAutograd
+
+    def operator(op, *tensors):
+        with below_autograd():
+            return op(*tensors)
+
+    ops = torch.ops.mykernels
+    cases = {
+        "mykernels.square": lambda: mykernels.square(x),
+        "mykernels._C.square (fast path)": lambda: mykernels._C.square(x),
+        "torch.ops.mykernels.square": lambda: operator(ops.square.default, x),
+        "torch.square": lambda: torch.square(x),
+        "mykernels.add": lambda: mykernels.add(x, y),
+        "mykernels._C.add (fast path)": lambda: mykernels._C.add(x, y, 1),
+        "torch.ops.mykernels.add": lambda: operator(ops.add.default, x, y),
+        "torch.add": lambda: torch.add(x, y),
+        "mykernels.d_sigmoid": lambda: mykernels.d_sigmoid(x),
+        "torch.sigmoid": lambda: torch.sigmoid(x),
+        "torch.empty_like": lambda: torch.empty_like(x),
+        "lambda: None": lambda: None,
+    }
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+
+    def batch(fn, calls: int = 4000) -> float:
+        sync()
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        sync()
+        return (time.perf_counter() - start) / calls
+
+    for fn in cases.values():
+        for _ in range(300):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(7):
+        for name, fn in cases.items():
+            samples[name].append(batch(fn))
+    print(f"host time per call, 1024 float32 elements on {x.device}")
+    for name, times in samples.items():
+        print(f"  {name:34} {statistics.median(times) * 1e6:6.2f} us")
+
+
+if __name__ == "__main__":
+    main()
