@@ -91,7 +91,7 @@ def _time_side_by_side(
 ) -> list[float]:
     """Seconds per call of each fn(*args), measured in alternation so that every fn sees the same
     state of a shared, noisy machine: GPU: median over `repeats` rounds of `calls` back-to-back
-    calls each; CPU: median of single calls, at least 5 rounds and 0.2 s a function."""
+    calls each; CPU: median of single calls, at least 15 rounds and 0.2 s a function."""
     samples: list[list[float]] = [[] for _ in fns]
     if device == "cuda":
         runners = [_gpu_runner(fn, args, calls) for fn in fns]
@@ -107,7 +107,7 @@ def _time_side_by_side(
         for fn in fns:
             fn(*args)
         deadline = time.perf_counter() + 0.2 * len(fns)
-        while len(samples[0]) < 5 or (time.perf_counter() < deadline and len(samples[0]) < 200):
+        while len(samples[0]) < 15 or (time.perf_counter() < deadline and len(samples[0]) < 200):
             for fn, sample in zip(fns, samples, strict=True):
                 start_s = time.perf_counter()
                 fn(*args)
