@@ -11,10 +11,14 @@ import pytest
 
 import mykernels
 
-# Each op, dtype and layout against its float64 reference, then the capability in use.
+# The 16-bit conversions bit for bit, each op, dtype and layout against its float64 reference, then
+# the capability in use.
 CHECK = """
 import torch, mykernels
 from helpers import DTYPES, OPS, assert_matches, with_layout
+from test_elementwise import test_16_bit_conversions_are_exact
+for dtype in (torch.float16, torch.bfloat16):
+    test_16_bit_conversions_are_exact(dtype, "cpu")
 for op in OPS:
     for dtype in DTYPES:
         for layout in ("contiguous", "sliced", "expanded"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import mykernels
 from helpers import (
     DEVICES,
     DTYPES,
@@ -103,3 +104,19 @@ def test_opcheck(op, device):
     kwargs = {"alpha": 0.5} if op.name == "add" else {}
     for args in samples:
         torch.library.opcheck(getattr(torch.ops.mykernels, op.name).default, args, kwargs)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_16_bit_conversions_are_exact(dtype, device):
+    """Every 16-bit pattern (subnormals, infinities and NaNs included) goes through the engines'
+    load, float32 arithmetic and round-to-nearest-even store exactly as torch converts it."""
+    x = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16).view(dtype).to(device)
+    y = x[torch.randperm(x.numel(), device=device)]
+    for got, want in (
+        (mykernels.square(x), (x.float() * x.float()).to(dtype)),
+        (mykernels.add(x, y), (x.float() + y.float()).to(dtype)),
+    ):
+        nan = want.isnan()
+        assert torch.equal(got.isnan(), nan)
+        assert torch.equal(got[~nan].view(torch.int16), want[~nan].view(torch.int16))

@@ -20,7 +20,14 @@ struct BFloat16 {
   std::uint16_t bits;
 };
 
+// IEEE half precision: sign, 5 exponent bits (bias 15), 10 mantissa bits.
+struct Float16 {
+  std::uint16_t bits;
+};
+
 // Loads a stored element into the compute type and rounds a result back (round to nearest even).
+// The 16-bit conversions are written with integer and float operations that the compiler
+// vectorizes for every instruction set (the compiler's own _Float16 conversions stay scalar).
 template <class S>
 struct Element {
   using Compute = S;
@@ -29,10 +36,40 @@ struct Element {
 };
 
 template <>
-struct Element<_Float16> {
+struct Element<Float16> {
   using Compute = float;
-  static float load(_Float16 v) { return static_cast<float>(v); }
-  static _Float16 store(float v) { return static_cast<_Float16>(v); }
+  static float load(Float16 v) {
+    const std::uint32_t exponent = (v.bits >> 10) & 0x1F;
+    const std::uint32_t mantissa = v.bits & 0x3FF;
+    const std::uint32_t sign = std::uint32_t{v.bits & 0x8000u} << 16;
+    // Normal numbers: rebias the exponent. Subnormals (and zero): mantissa * 2^-24, computed on a
+    // normal float, so that flushing float subnormals to zero cannot touch it. Inf and NaN keep
+    // their mantissa.
+    const std::uint32_t normal = ((exponent + 112) << 23) | (mantissa << 13);
+    const std::uint32_t subnormal = std::bit_cast<std::uint32_t>(
+        static_cast<float>(static_cast<std::int32_t>(mantissa)) * 0x1p-24f);
+    const std::uint32_t special = 0x7F800000u | (mantissa << 13);
+    const std::uint32_t magnitude =
+        exponent == 0 ? subnormal : (exponent == 0x1F ? special : normal);
+    return std::bit_cast<float>(magnitude | sign);
+  }
+  static Float16 store(float v) {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(v);
+    const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000);
+    const std::uint32_t magnitude = bits & 0x7FFFFFFF;
+    // NaN stays a (quiet) NaN; 65520 and above round to infinity.
+    const std::uint32_t overflow = magnitude > 0x7F800000u ? 0x7E00 : 0x7C00;
+    // Below 2^-14 the result is subnormal: adding 0.5 lets the float adder round the mantissa to
+    // nearest even at the right place, and 0.5's bits are then subtracted.
+    const std::uint32_t subnormal =
+        std::bit_cast<std::uint32_t>(std::bit_cast<float>(magnitude) + 0.5f) - 0x3F000000u;
+    // Normal: rebias the exponent and round the 13 dropped bits to nearest even.
+    const std::uint32_t odd = (magnitude >> 13) & 1;
+    const std::uint32_t normal = (magnitude + 0xC8000FFFu + odd) >> 13;
+    const std::uint32_t half =
+        magnitude >= 0x47800000u ? overflow : (magnitude < 0x38800000u ? subnormal : normal);
+    return {static_cast<std::uint16_t>(half | sign)};
+  }
 };
 
 template <>
@@ -221,7 +258,7 @@ void run_elementwise(const Op& op, DType dtype, const Layout<Op::kArity + 1>& la
     case DType::Float64:
       return detail::run_dispatched<Op, double>(op, layout, ptrs, begin, end);
     case DType::Float16:
-      return detail::run_dispatched<Op, _Float16>(op, layout, ptrs, begin, end);
+      return detail::run_dispatched<Op, detail::Float16>(op, layout, ptrs, begin, end);
     case DType::BFloat16:
       return detail::run_dispatched<Op, detail::BFloat16>(op, layout, ptrs, begin, end);
   }
