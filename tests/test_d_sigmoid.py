@@ -32,6 +32,8 @@ def test_finite_and_nonnegative_everywhere(dtype, device):
     info = torch.finfo(dtype)
     z = torch.cat([
         random(10000, dtype, device, scale=30.0),
+        # Near 0, where the rounding of (1 + t)^2 could lift the quotient above 0.25.
+        torch.linspace(-1e-3, 1e-3, 20001, dtype=torch.float64, device=device).to(dtype),
         torch.tensor([info.max, -info.max, info.tiny, -info.tiny, 88.0, -88.0, 1e4, -1e4],
                      dtype=dtype, device=device),
     ])  # fmt: skip

@@ -82,8 +82,8 @@ struct Add {
 };
 
 // d_sigmoid(z) = s * (1 - s) with s = sigmoid(z), written as t / (1 + t)^2 with t = exp(-|z|).
-// t lies in [0, 1], so nothing overflows or cancels: the result is finite and >= 0 for every z
-// (0 at +-inf), exactly 0.25 at z = 0, and NaN for NaN.
+// t lies in [0, 1], so nothing overflows or cancels: the result is finite and in [0, 0.25] for
+// every z (0 at +-inf), exactly 0.25 at z = 0, and NaN for NaN.
 struct DSigmoid {
   static constexpr int kArity = 1;
 
@@ -92,7 +92,10 @@ struct DSigmoid {
     using std::abs;
     const T t = detail::exp_nonpositive(-abs(z));
     const T one_plus_t = T(1) + t;
-    return t / (one_plus_t * one_plus_t);
+    const T result = t / (one_plus_t * one_plus_t);
+    // Near z = 0 the rounding of (1 + t)^2 can put the quotient one ulp above 0.25, which the
+    // exact value never exceeds. (A NaN compares false and stays NaN.)
+    return result > T(0.25) ? T(0.25) : result;
   }
 };
 
