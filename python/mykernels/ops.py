@@ -112,7 +112,7 @@ def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
 def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     """Return the derivative of the sigmoid, ``s * (1 - s)`` with ``s = sigmoid(z)``, elementwise.
 
-    Computed as ``t / (1 + t)**2`` with ``t = exp(-|z|)``: finite and >= 0 for every z (0 at
+    Computed as ``t / (1 + t)**2`` with ``t = exp(-|z|)``: in [0, 0.25] for every z (0 at
     +-inf), exactly 0.25 at 0, NaN for NaN.
 
     Args:
