@@ -58,6 +58,19 @@ MYKERNELS_HOST_DEVICE inline double exp_nonpositive(double x) {
   return exp(x);
 }
 
+// a / b for b in [1, 4]. On the GPU, for float, a reciprocal and a multiply (within 2 ulp) rather
+// than the IEEE division, which is several times the instructions: d_sigmoid in 16-bit dtypes is
+// limited by its arithmetic on an H200, not by memory (BENCHMARKS.md). Elsewhere the division.
+MYKERNELS_HOST_DEVICE inline float quotient(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fdividef(a, b);
+#else
+  return a / b;
+#endif
+}
+
+MYKERNELS_HOST_DEVICE inline double quotient(double a, double b) { return a / b; }
+
 }  // namespace detail
 
 // square(x) = x * x
@@ -92,9 +105,9 @@ struct DSigmoid {
     using std::abs;
     const T t = detail::exp_nonpositive(-abs(z));
     const T one_plus_t = T(1) + t;
-    const T result = t / (one_plus_t * one_plus_t);
-    // Near z = 0 the rounding of (1 + t)^2 can put the quotient one ulp above 0.25, which the
-    // exact value never exceeds. (A NaN compares false and stays NaN.)
+    const T result = detail::quotient(t, one_plus_t * one_plus_t);
+    // Near z = 0 the rounding can put the quotient an ulp or two above 0.25, which the exact value
+    // never exceeds. (A NaN compares false and stays NaN.)
     return result > T(0.25) ? T(0.25) : result;
   }
 };
