@@ -14,6 +14,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "elementwise.h"
 #include "ops.h"
@@ -32,12 +33,25 @@ void check_dtype(const char* op_name, c10::ScalarType type) {
               c10::getDtypeNames(type).first);
 }
 
+// True when `t` has exactly the strides at::empty gives its shape (is_contiguous() also accepts
+// any stride on a dimension of size 1, which at::empty_like would keep).
+bool has_default_strides(const at::Tensor& t) {
+  std::int64_t expected = 1;
+  for (std::int64_t d = t.dim() - 1; d >= 0; --d) {
+    if (t.stride(d) != expected) {
+      return false;
+    }
+    expected *= std::max<std::int64_t>(t.size(d), 1);
+  }
+  return true;
+}
+
 // The result of an op on `like`: a new tensor of its shape and device, of dtype `type`, with its
-// strides where it is dense (as at::empty_like). A contiguous `like` gets its tensor straight from
-// the device's allocator, without the two dispatcher calls of at::empty_like: for a small tensor,
-// those are a good part of the op's time.
+// strides where it is dense (as at::empty_like). A `like` with default strides gets its tensor
+// straight from the device's allocator, without the two dispatcher calls of at::empty_like: for a
+// small tensor, those are a good part of the op's time.
 at::Tensor empty_result(const at::Tensor& like, c10::ScalarType type) {
-  if (!like.is_contiguous()) {
+  if (!has_default_strides(like)) {
     return at::empty_like(like, like.options().dtype(type));
   }
   const c10::DeviceGuard guard(like.device());  // allocators allocate on the current device

@@ -120,3 +120,19 @@ def test_16_bit_conversions_are_exact(dtype, device):
         nan = want.isnan()
         assert torch.equal(got.isnan(), nan)
         assert torch.equal(got[~nan].view(torch.int16), want[~nan].view(torch.int16))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_output_strides_are_empty_likes(device):
+    """Outputs keep the input's strides exactly as torch.empty_like does, also where they only
+    differ on dimensions of size 1 (a channels_last tensor of 1x1 images is also contiguous)."""
+    for x in (
+        random((2, 3, 1, 1), device=device).contiguous(memory_format=torch.channels_last),
+        random((4, 1, 5), device=device).as_strided((4, 1, 5), (5, 7, 1)),
+        random((3, 4), device=device),
+        random((3, 0, 4), device=device),
+    ):
+        expected = torch.empty_like(x).stride()
+        assert mykernels.square(x).stride() == expected
+        assert mykernels.d_sigmoid(x).stride() == expected
+        assert mykernels.add(x, x).stride() == expected
