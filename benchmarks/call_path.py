@@ -2,7 +2,8 @@
 
     python benchmarks/call_path.py [--device cuda]
 
-Times, per call, in alternating rounds of 4000 calls with one synchronization each (median of 7):
+Times, per call, in alternating batches of 4000 calls with one synchronization each (median of 7,
+`mykernels.bench.host_time_per_call`):
 the public functions; their fast path alone (mykernels._C); the operator called through torch.ops
 below the autograd layer (the path the public functions take when the fast path declines);
 torch's own square, add and sigmoid; torch.empty_like (an allocation); and an empty lambda (the
@@ -12,12 +13,11 @@ cost of the loop and the call).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 import mykernels
+from mykernels.bench import host_time_per_call
 
 
 def main() -> None:
@@ -47,26 +47,11 @@ def main() -> None:
         "torch.empty_like": lambda: torch.empty_like(x),
         "lambda: None": lambda: None,
     }
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-
-    def batch(fn, calls: int = 4000) -> float:
-        sync()
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        sync()
-        return (time.perf_counter() - start) / calls
-
-    for fn in cases.values():
-        for _ in range(300):
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(7):
-        for name, fn in cases.items():
-            samples[name].append(batch(fn))
+    device = "cuda" if args.device.startswith("cuda") else "cpu"
+    times = host_time_per_call(cases, device, calls=4000, batches=7)
     print(f"host time per call, 1024 float32 elements on {x.device}")
-    for name, times in samples.items():
-        print(f"  {name:34} {statistics.median(times) * 1e6:6.2f} us")
+    for name, seconds in times.items():
+        print(f"  {name:34} {seconds * 1e6:6.2f} us")
 
 
 if __name__ == "__main__":

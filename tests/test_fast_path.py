@@ -97,21 +97,10 @@ def test_modes_and_profiler_see_the_operator(op, device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_errors_are_the_operators(device):
+def test_alpha_beyond_64_bits_goes_to_the_operator(device):
+    # Errors raised inside the fast path come from the operator too: tests/test_inputs.py checks
+    # them through the public functions. Only Python ints and floats that fit take the fast path.
     x = random(64, device=device)
-    ints = torch.arange(64, device=device)
-    with pytest.raises(
-        RuntimeError, match=r"mykernels.square: expected a tensor of dtype .* got torch.int64"
-    ):
-        mykernels.square(ints)
-    with pytest.raises(
-        RuntimeError,
-        match=r"mykernels.add: a of shape \[64\] and b of shape \[3\] do not broadcast",
-    ):
-        mykernels.add(x, random(3, device=device))
-    with pytest.raises(RuntimeError, match=r"mykernels.add: alpha must be a real number"):
-        mykernels.add(x, x, alpha=True)
-    # Only Python ints and floats take the fast path; an int beyond 64 bits goes to the operator.
     assert mykernels._C.add(x, x, 2**70) is None
     with pytest.raises(OverflowError):
         mykernels.add(x, x, alpha=2**70)

@@ -191,41 +191,49 @@ def bandwidth_rows(
             )
 
 
-def host_rows(device: str, calls: int = 20000) -> list[dict[str, float | str]]:
-    """Host time per call on 1024 float32 elements: many calls, one synchronization."""
+def host_time_per_call(
+    fns: dict[str, Callable[[], object]], device: str, calls: int = 4000, batches: int = 5
+) -> dict[str, float]:
+    """Seconds per call of each fn(): batches of `calls` calls with one synchronization each,
+    alternating between the functions so that all see the same drift of a shared machine; the
+    median batch of each, after 200 calls of warm-up."""
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def batch(fn: Callable[[], object]) -> float:
+        sync()
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        sync()
+        return (time.perf_counter() - start) / calls
+
+    for fn in fns.values():
+        for _ in range(200):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(batches):
+        for name, fn in fns.items():
+            samples[name].append(batch(fn))
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def host_rows(device: str) -> list[dict[str, float | str]]:
+    """Host time per call on 1024 float32 elements, mykernels and torch side by side."""
     x, y = torch.randn(1024, device=device), torch.randn(1024, device=device)
     pairs = {
         "square": (lambda: mykernels.square(x), lambda: torch.square(x)),
         "add": (lambda: mykernels.add(x, y), lambda: torch.add(x, y)),
         "d_sigmoid": (lambda: mykernels.d_sigmoid(x), lambda: _eager_d_sigmoid(x)),
     }
-
-    def batch(fn: Fn) -> float:
-        """Seconds per call over calls // 5 calls and one synchronization."""
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(calls // 5):
-            fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        return (time.perf_counter() - start) / (calls // 5)
-
     rows = []
     for op, (ours, theirs) in pairs.items():
-        for fn in (ours, theirs):
-            for _ in range(200):
-                fn()
-        # Alternate the two, so that both see the same drift of a shared machine.
-        samples = [(batch(ours), batch(theirs)) for _ in range(5)]
-        ours_s = statistics.median(s for s, _ in samples)
-        theirs_s = statistics.median(t for _, t in samples)
+        times = host_time_per_call({"ours": ours, "theirs": theirs}, device)
         rows.append(
             {
                 "op": op,
-                "mykernels_us": ours_s * 1e6,
-                "torch_us": theirs_s * 1e6,
-                "ratio": ours_s / theirs_s,
+                "mykernels_us": times["ours"] * 1e6,
+                "torch_us": times["theirs"] * 1e6,
+                "ratio": times["ours"] / times["theirs"],
             }
         )
     return rows
