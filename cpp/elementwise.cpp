@@ -2,7 +2,6 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
-#include <c10/core/DeviceGuard.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/util/Exception.h>
 
@@ -96,7 +95,6 @@ void run_elementwise(const char* op_name, const Op& op, const at::Tensor& out,
   TORCH_CHECK(out.device().is_cuda(), "mykernels.", op_name, ": tensors on ", out.device(),
               " are not supported; use CPU or CUDA tensors");
 #ifdef MYKERNELS_WITH_CUDA
-  const c10::DeviceGuard guard(out.device());
   const c10::Stream stream =
       c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getStream(out.device());
   check_cuda(op_name,

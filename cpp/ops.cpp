@@ -49,12 +49,12 @@ bool has_default_strides(const at::Tensor& t) {
 // The result of an op on `like`: a new tensor of its shape and device, of dtype `type`, with its
 // strides where it is dense (as at::empty_like). A `like` with default strides gets its tensor
 // straight from the device's allocator, without the two dispatcher calls of at::empty_like: for a
-// small tensor, those are a good part of the op's time.
+// small tensor, those are a good part of the op's time. The allocator allocates on the current
+// device: the op's device guard has made it like's.
 at::Tensor empty_result(const at::Tensor& like, c10::ScalarType type) {
   if (!has_default_strides(like)) {
     return at::empty_like(like, like.options().dtype(type));
   }
-  const c10::DeviceGuard guard(like.device());  // allocators allocate on the current device
   return at::detail::empty_generic(
       like.sizes(), c10::GetAllocator(like.device().type()),
       c10::DispatchKeySet(c10::computeDispatchKey(type, c10::kStrided, like.device())), type,
@@ -85,8 +85,12 @@ c10::DimVector broadcast_shape(const at::Tensor& a, const at::Tensor& b) {
 
 }  // namespace
 
+// Each op holds a device guard for its inputs' device from the allocation of its result to the
+// launch of its kernel (elementwise.h).
+
 at::Tensor square(const at::Tensor& x) {
   check_dtype("square", x.scalar_type());
+  const c10::DeviceGuard guard(x.device());
   at::Tensor out = empty_result(x, x.scalar_type());
   run_elementwise("square", Square{}, out, {x});
   return out;
@@ -99,6 +103,7 @@ at::Tensor d_sigmoid(const at::Tensor& z) {
     type = c10::get_default_dtype_as_scalartype();
   }
   check_dtype("d_sigmoid", type);
+  const c10::DeviceGuard guard(z.device());
   at::Tensor out = empty_result(z, type);
   run_elementwise("d_sigmoid", DSigmoid{}, out, {as_operand(z, type, z.sizes())});
   return out;
@@ -107,6 +112,7 @@ at::Tensor d_sigmoid(const at::Tensor& z) {
 at::Tensor add(const at::Tensor& a, const at::Tensor& b, const c10::Scalar& alpha) {
   TORCH_CHECK(a.device() == b.device(), "mykernels.add: expected a and b on the same device, got ",
               a.device(), " and ", b.device());
+  const c10::DeviceGuard guard(a.device());
   // Tensors of one dtype promote to it: no dispatcher call on the common path.
   const c10::ScalarType type =
       a.scalar_type() == b.scalar_type() ? a.scalar_type() : at::result_type(a, b);
