@@ -5,8 +5,9 @@
 #   MYKERNELS_CUDA_PTX         the PTX it embeds, e.g. "compute_90"
 #   MYKERNELS_CUDA_ARCHS_FROM  where the architectures came from, for the build log
 #
-# MYKERNELS_CUDA=AUTO builds CUDA when torch is a CUDA build and nvcc is found, ON insists, OFF
-# builds for the CPU only.
+# MYKERNELS_CUDA=AUTO builds CUDA when torch is a CUDA build and nvcc is found; ON builds CUDA
+# whenever nvcc is found, against any torch (the release wheels: the CUDA kernels need nothing of
+# torch's CUDA at build time); OFF builds for the CPU only.
 set(MYKERNELS_WITH_CUDA OFF)
 set(MYKERNELS_CUDA_ARCHS "")
 set(MYKERNELS_CUDA_SASS "")
@@ -21,7 +22,7 @@ if(MYKERNELS_CUDA STREQUAL "OFF")
 endif()
 
 set(_no_cuda_reason "")
-if(MYKERNELS_TORCH_CUDA STREQUAL "")
+if(MYKERNELS_CUDA STREQUAL "AUTO" AND MYKERNELS_TORCH_CUDA STREQUAL "")
   set(_no_cuda_reason "torch ${MYKERNELS_TORCH_VERSION} is a CPU build of torch")
 else()
   include(CheckLanguage)
@@ -41,15 +42,9 @@ endif()
 
 enable_language(CUDA)
 find_package(CUDAToolkit REQUIRED)
-# The extension uses the CUDA runtime that torch loads, so its major version must be torch's.
-string(REGEX MATCH "^[0-9]+" _nvcc_major "${CMAKE_CUDA_COMPILER_VERSION}")
-string(REGEX MATCH "^[0-9]+" _torch_cuda_major "${MYKERNELS_TORCH_CUDA}")
-if(NOT _nvcc_major STREQUAL _torch_cuda_major)
-  message(FATAL_ERROR "nvcc ${CMAKE_CUDA_COMPILER_VERSION} (${CMAKE_CUDA_COMPILER}) does not "
-    "match torch ${MYKERNELS_TORCH_VERSION}, built with CUDA ${MYKERNELS_TORCH_CUDA}. Use a CUDA "
-    "${_torch_cuda_major}.x toolkit (CUDACXX=/path/to/nvcc), a torch built for CUDA "
-    "${_nvcc_major}, or MYKERNELS_CUDA=OFF.")
-endif()
+# The kernels link the CUDA runtime statically and take torch's current stream through the stable
+# ABI, so the toolkit need not be torch's: a build with CUDA 13 serves torch's CUDA 12 builds too,
+# on a driver that supports CUDA 13 (README, "Supported versions").
 set(MYKERNELS_WITH_CUDA ON)
 
 # The architectures, in this order of precedence: MYKERNELS_CUDA_ARCHITECTURES (CMake syntax:

@@ -1,12 +1,12 @@
 #include "elementwise.h"
 
-#include <ATen/Parallel.h>
-#include <ATen/ops/empty.h>
-#include <c10/core/impl/DeviceGuardImplInterface.h>
-#include <c10/util/Exception.h>
+#include <dlfcn.h>
+#include <torch/csrc/stable/c/shim.h>
+#include <torch/csrc/stable/ops.h>
 
+#include "check.h"
 #include "cpu/cpu_kernels.h"
-#include "mykernels/layout.h"
+#include "runtime_symbols.h"
 
 #ifdef MYKERNELS_WITH_CUDA
 #include "mykernels/cuda_kernels.h"
@@ -18,100 +18,156 @@ namespace {
 // Output elements below which a CPU call stays on the calling thread.
 constexpr std::int64_t kCpuGrainSize = 32768;
 
-DType to_dtype(c10::ScalarType type) {
-  switch (type) {
-    case c10::ScalarType::Float:
-      return DType::Float32;
-    case c10::ScalarType::Double:
-      return DType::Float64;
-    case c10::ScalarType::Half:
-      return DType::Float16;
-    case c10::ScalarType::BFloat16:
-      return DType::BFloat16;
-    default:
-      TORCH_INTERNAL_ASSERT(false, "mykernels: no kernel for dtype ", type);
-  }
+#ifdef MYKERNELS_WITH_CUDA
+// torch's current CUDA stream of a device, through the stable C function
+// aoti_torch_get_current_cuda_stream. That function lives in libtorch_cuda, which a CPU-only torch
+// does not have, so it is looked up when first needed rather than linked: the extension loads
+// under every torch, and a CUDA tensor (which only a CUDA torch makes) finds it loaded.
+cudaStream_t current_stream(const char* op_name, std::int32_t device) {
+  using GetStream = AOTITorchError (*)(std::int32_t, void**);
+  static const auto get_stream =
+      torch_symbol<GetStream>("libtorch_cuda.so", "aoti_torch_get_current_cuda_stream");
+  MYKERNELS_CHECK(get_stream != nullptr, "mykernels.", op_name,
+                  ": torch's CUDA library (libtorch_cuda.so) is not loaded, so the current CUDA "
+                  "stream is unknown");
+  void* stream = nullptr;
+  MYKERNELS_CHECK(get_stream(device, &stream) == AOTI_TORCH_SUCCESS, "mykernels.", op_name,
+                  ": could not get the current CUDA stream of cuda:", device);
+  return static_cast<cudaStream_t>(stream);
 }
 
-#ifdef MYKERNELS_WITH_CUDA
-void check_cuda(const char* op_name, cudaError_t err, c10::DeviceIndex device) {
-  if (err == cudaSuccess) {
+void check_cuda(const char* op_name, cudaError_t err, std::int32_t device) {
+  if (err == cudaSuccess) [[likely]] {
     return;
   }
   if (err == cudaErrorNoKernelImageForDevice || err == cudaErrorInvalidDeviceFunction) {
     int arch = 0;
     (void)cuda::device_arch(device, &arch);
-    TORCH_CHECK(false, "mykernels.", op_name,
-                ": this build of mykernels has no kernels for cuda:", static_cast<int>(device),
-                ", an sm_", arch, " GPU; it was built for CUDA ", "architectures [",
-                MYKERNELS_CUDA_ARCHITECTURES, "]. Rebuild for this GPU with ",
-                "MYKERNELS_CUDA_ARCHITECTURES=", arch, " pip install --no-build-isolation .");
+    fail("mykernels.", op_name, ": this build of mykernels has no kernels for cuda:", device,
+         ", an sm_", arch, " GPU; it was built for CUDA architectures [",
+         MYKERNELS_CUDA_ARCHITECTURES,
+         "]. Rebuild for this GPU with MYKERNELS_CUDA_ARCHITECTURES=", arch,
+         " pip install --no-build-isolation .");
   }
-  TORCH_CHECK(false, "mykernels.", op_name, ": CUDA error on cuda:", static_cast<int>(device), ": ",
-              cudaGetErrorString(err));
+  if (err == cudaErrorInsufficientDriver) {
+    fail("mykernels.", op_name, ": the NVIDIA driver is older than the CUDA ",
+         cuda::compiled_runtime_version() / 1000, ".", cuda::compiled_runtime_version() % 1000 / 10,
+         " runtime this build of mykernels was compiled with (", cuda::error_string(err),
+         "); update the driver, or build mykernels with the CUDA toolkit "
+         "the driver supports");
+  }
+  fail("mykernels.", op_name, ": CUDA error on cuda:", device, ": ", cuda::error_string(err));
 }
+
+// Makes `device` the calling thread's current CUDA device for the launch, and restores the
+// previous one after it. (The launch goes to the current device; the stream is that device's.)
+class CurrentDevice {
+ public:
+  CurrentDevice(const char* op_name, std::int32_t device) {
+    check_cuda(op_name, cuda::current_device(&previous_), device);
+    if (previous_ != device) {
+      check_cuda(op_name, cuda::set_current_device(device), device);
+    }
+    device_ = device;
+  }
+  ~CurrentDevice() {
+    if (previous_ != device_) {
+      (void)cuda::set_current_device(previous_);
+    }
+  }
+  CurrentDevice(const CurrentDevice&) = delete;
+  CurrentDevice& operator=(const CurrentDevice&) = delete;
+
+ private:
+  int previous_ = 0;
+  int device_ = 0;
+};
 #endif
 
 }  // namespace
 
 template <class Op>
-void run_elementwise(const char* op_name, const Op& op, const at::Tensor& out,
-                     const std::array<at::Tensor, Op::kArity>& inputs) {
+void run_elementwise(const char* op_name, const Op& op, DType dtype, Device device, int ndim,
+                     const std::int64_t* sizes,
+                     const std::array<Operand, Op::kArity + 1>& operands) {
   constexpr int kOperands = Op::kArity + 1;
-  if (out.numel() == 0) {
-    return;
-  }
   const std::int64_t* strides[kOperands];
   std::array<void*, kOperands> ptrs{};
-  strides[0] = out.strides().data();
-  ptrs[0] = out.data_ptr();
-  for (int k = 0; k < Op::kArity; ++k) {
-    TORCH_INTERNAL_ASSERT(inputs[k].sizes() == out.sizes() &&
-                          inputs[k].scalar_type() == out.scalar_type() &&
-                          inputs[k].device() == out.device());
-    strides[k + 1] = inputs[k].strides().data();
-    ptrs[k + 1] = const_cast<void*>(inputs[k].const_data_ptr());
+  for (int k = 0; k < kOperands; ++k) {
+    strides[k] = operands[k].strides;
+    ptrs[k] = operands[k].data;
   }
   Layout<kOperands> layout;
-  if (!make_layout(static_cast<int>(out.dim()), out.sizes().data(), strides, layout)) {
-    // More dimensions than the engines walk: compute on contiguous copies.
-    std::array<at::Tensor, Op::kArity> dense;
-    for (int k = 0; k < Op::kArity; ++k) {
-      dense[k] = inputs[k].contiguous();
+  if (!make_layout(ndim, sizes, strides, layout)) {
+    // More dimensions than the engines walk, even after merging: one call per index of the
+    // outermost dimension, each with one dimension fewer.
+    std::array<Operand, kOperands> inner = operands;
+    for (int k = 0; k < kOperands; ++k) {
+      inner[k].strides = operands[k].strides + 1;
     }
-    const at::Tensor result = at::empty(out.sizes(), out.options());
-    run_elementwise(op_name, op, result, dense);
-    out.copy_(result);
+    for (std::int64_t i = 0; i < sizes[0]; ++i) {
+      for (int k = 0; k < kOperands; ++k) {
+        const std::int64_t offset = i * operands[k].strides[0] * dtype_size(dtype);
+        inner[k].data = static_cast<char*>(operands[k].data) + offset;
+      }
+      run_elementwise(op_name, op, dtype, device, ndim - 1, sizes + 1, inner);
+    }
     return;
   }
-  const DType dtype = to_dtype(out.scalar_type());
-
-  if (out.device().is_cpu()) {
-    at::parallel_for(0, layout.numel, kCpuGrainSize, [&](std::int64_t begin, std::int64_t end) {
-      cpu::run_elementwise(op, dtype, layout, ptrs, begin, end);
-    });
+  if (layout.numel == 0) {
     return;
   }
-  TORCH_CHECK(out.device().is_cuda(), "mykernels.", op_name, ": tensors on ", out.device(),
-              " are not supported; use CPU or CUDA tensors");
+  if (device.kind == DeviceKind::CPU) {
+    torch::stable::parallel_for(0, layout.numel, kCpuGrainSize,
+                                [&](std::int64_t begin, std::int64_t end) {
+                                  cpu::run_elementwise(op, dtype, layout, ptrs, begin, end);
+                                });
+    return;
+  }
 #ifdef MYKERNELS_WITH_CUDA
-  const c10::Stream stream =
-      c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getStream(out.device());
-  check_cuda(op_name,
-             cuda::launch_elementwise(op, dtype, layout, ptrs,
-                                      static_cast<cudaStream_t>(stream.native_handle())),
-             out.device().index());
+  const CurrentDevice current(op_name, device.index);
+  check_cuda(
+      op_name,
+      cuda::launch_elementwise(op, dtype, layout, ptrs, current_stream(op_name, device.index)),
+      device.index);
 #else
-  TORCH_CHECK(false, "mykernels.", op_name, ": this build of mykernels has no CUDA kernels ",
-              "(it was built with MYKERNELS_CUDA=OFF, or without nvcc or a CUDA build of torch). ",
-              "Rebuild with CUDA: MYKERNELS_CUDA=ON pip install --no-build-isolation .");
+  fail("mykernels.", op_name, ": this build of mykernels has no CUDA kernels (it was built with ",
+       "MYKERNELS_CUDA=OFF, or without nvcc or a CUDA build of torch). Rebuild with CUDA: ",
+       "MYKERNELS_CUDA=ON pip install --no-build-isolation .");
 #endif
 }
 
-#define MYKERNELS_INSTANTIATE(OP)                                              \
-  template void run_elementwise<OP>(const char*, const OP&, const at::Tensor&, \
-                                    const std::array<at::Tensor, OP::kArity>&);
+#define MYKERNELS_INSTANTIATE(OP)                                               \
+  template void run_elementwise<OP>(const char*, const OP&, DType, Device, int, \
+                                    const std::int64_t*,                        \
+                                    const std::array<Operand, OP::kArity + 1>&);
 MYKERNELS_FOR_EACH_OP(MYKERNELS_INSTANTIATE)
 #undef MYKERNELS_INSTANTIATE
+
+void throw_error(const std::ostringstream& message) { throw std::runtime_error(message.str()); }
+
+const char* last_torch_error() {
+  // torch_exception_get_what_without_backtrace is part of the stable ABI from torch 2.13 on, so
+  // it is looked up rather than linked.
+  static const auto get_what = torch_symbol<const char* (*)()>(
+      "libtorch_cpu.so", "torch_exception_get_what_without_backtrace");
+  const char* what = get_what != nullptr ? get_what() : nullptr;
+  return what != nullptr ? what : "(torch printed the reason above)";
+}
+
+void* torch_symbol_address(const char* library, const char* name) {
+  // RTLD_NOLOAD: only a library torch has loaded already; the handle's reference is kept for the
+  // process's lifetime, as torch's are.
+  void* handle = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
+  return handle == nullptr ? nullptr : dlsym(handle, name);
+}
+
+std::ostream& operator<<(std::ostream& os, Sizes sizes) {
+  os << '[';
+  for (std::int64_t d = 0; d < sizes.ndim; ++d) {
+    os << (d == 0 ? "" : ", ") << sizes.data[d];
+  }
+  return os << ']';
+}
 
 }  // namespace mykernels

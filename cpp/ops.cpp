@@ -1,151 +1,344 @@
-// The mykernels operators: schemas, argument checks, output allocation and the CPU and CUDA
-// registrations. Autograd and the fake (meta) kernels are registered from Python
-// (python/mykernels/ops.py); the math lives in the kernel libraries.
-#include <ATen/EmptyTensor.h>
-#include <ATen/core/Tensor.h>
-#include <ATen/ops/empty.h>
-#include <ATen/ops/empty_like.h>
-#include <ATen/ops/result_type.h>
-#include <c10/core/Allocator.h>
-#include <c10/core/DefaultDtype.h>
-#include <c10/core/DeviceGuard.h>
-#include <c10/core/ScalarType.h>
-#include <c10/core/TensorOptions.h>
-#include <torch/library.h>
+// The mykernels operators on the LibTorch stable ABI: schemas, argument checks, promotion, output
+// allocation and the CPU and CUDA registrations. Autograd and the fake (meta) kernels are
+// registered from Python (python/mykernels/ops.py); the math lives in the kernel libraries.
+//
+// What the stable ABI does not offer is asked of the dispatcher (aten::result_type, the default
+// dtype through aten::empty) or done in the engines' own layout: broadcasting is stride 0, and the
+// output's strides follow torch.empty_like's rule, computed here.
+#include "ops.h"
+
+#include <torch/csrc/stable/library.h>
+#include <torch/csrc/stable/ops.h>
 
 #include <algorithm>
-#include <cstdint>
+#include <array>
+#include <numeric>
 
-#include "elementwise.h"
-#include "ops.h"
+#include "check.h"
 
 namespace mykernels {
 namespace {
 
-bool is_supported(c10::ScalarType type) {
-  return type == c10::ScalarType::Float || type == c10::ScalarType::Double ||
-         type == c10::ScalarType::Half || type == c10::ScalarType::BFloat16;
+constexpr int kMaxDims = 64;  // torch's limit
+using DimArray = std::array<std::int64_t, kMaxDims>;
+
+const char* dtype_name(ScalarType type) {
+  switch (type) {
+    case ScalarType::Float:
+      return "float32";
+    case ScalarType::Double:
+      return "float64";
+    case ScalarType::Half:
+      return "float16";
+    case ScalarType::BFloat16:
+      return "bfloat16";
+    case ScalarType::ComplexHalf:
+      return "complex32";
+    case ScalarType::ComplexFloat:
+      return "complex64";
+    case ScalarType::ComplexDouble:
+      return "complex128";
+    case ScalarType::Bool:
+      return "bool";
+    case ScalarType::Byte:
+      return "uint8";
+    case ScalarType::Char:
+      return "int8";
+    case ScalarType::Short:
+      return "int16";
+    case ScalarType::Int:
+      return "int32";
+    case ScalarType::Long:
+      return "int64";
+    default:
+      return torch::headeronly::toString(type);
+  }
 }
 
-void check_dtype(const char* op_name, c10::ScalarType type) {
-  TORCH_CHECK(is_supported(type), "mykernels.", op_name,
-              ": expected a tensor of dtype float32, float64, float16 or bfloat16, got torch.",
-              c10::getDtypeNames(type).first);
+bool is_integral_or_bool(ScalarType type) {
+  switch (type) {
+    case ScalarType::Bool:
+    case ScalarType::Byte:
+    case ScalarType::Char:
+    case ScalarType::Short:
+    case ScalarType::Int:
+    case ScalarType::Long:
+    case ScalarType::UInt16:
+    case ScalarType::UInt32:
+    case ScalarType::UInt64:
+      return true;
+    default:
+      return false;
+  }
 }
 
-// True when `t` has exactly the strides at::empty gives its shape (is_contiguous() also accepts
-// any stride on a dimension of size 1, which at::empty_like would keep).
-bool has_default_strides(const at::Tensor& t) {
-  std::int64_t expected = 1;
-  for (std::int64_t d = t.dim() - 1; d >= 0; --d) {
-    if (t.stride(d) != expected) {
+bool is_supported(ScalarType type) {
+  return type == ScalarType::Float || type == ScalarType::Double || type == ScalarType::Half ||
+         type == ScalarType::BFloat16;
+}
+
+DType to_dtype(ScalarType type) {
+  switch (type) {
+    case ScalarType::Double:
+      return DType::Float64;
+    case ScalarType::Half:
+      return DType::Float16;
+    case ScalarType::BFloat16:
+      return DType::BFloat16;
+    default:
+      return DType::Float32;
+  }
+}
+
+void check_dtype(const char* op_name, ScalarType type) {
+  MYKERNELS_CHECK(is_supported(type), "mykernels.", op_name,
+                  ": expected a tensor of dtype float32, float64, float16 or bfloat16, got torch.",
+                  dtype_name(type));
+}
+
+std::int32_t aoti_dtype(ScalarType type) {
+  switch (type) {
+    case ScalarType::Double:
+      return aoti_torch_dtype_float64();
+    case ScalarType::Half:
+      return aoti_torch_dtype_float16();
+    case ScalarType::BFloat16:
+      return aoti_torch_dtype_bfloat16();
+    default:
+      return aoti_torch_dtype_float32();
+  }
+}
+
+// torch's is_non_overlapping_and_dense: the elements fill one block of memory exactly once.
+bool is_dense(int ndim, const std::int64_t* sizes, const std::int64_t* strides) {
+  std::array<int, kMaxDims> perm;
+  std::iota(perm.begin(), perm.begin() + ndim, 0);
+  // By stride, dimensions of size 0 and 1 last.
+  std::sort(perm.begin(), perm.begin() + ndim, [&](int a, int b) {
+    if (sizes[a] < 2) {
       return false;
     }
-    expected *= std::max<std::int64_t>(t.size(d), 1);
+    return sizes[b] < 2 || strides[a] < strides[b];
+  });
+  std::int64_t expected = 1;
+  for (int i = 0; i < ndim; ++i) {
+    if (sizes[perm[i]] < 2) {
+      return true;
+    }
+    if (strides[perm[i]] != expected) {
+      return false;
+    }
+    expected *= sizes[perm[i]];
   }
   return true;
 }
 
-// The result of an op on `like`: a new tensor of its shape and device, of dtype `type`, with its
-// strides where it is dense (as at::empty_like). A `like` with default strides gets its tensor
-// straight from the device's allocator, without the two dispatcher calls of at::empty_like: for a
-// small tensor, those are a good part of the op's time. The allocator allocates on the current
-// device: the op's device guard has made it like's.
-at::Tensor empty_result(const at::Tensor& like, c10::ScalarType type) {
-  if (!has_default_strides(like)) {
-    return at::empty_like(like, like.options().dtype(type));
+// torch.empty_like's strides (memory_format=torch.preserve_format): a dense input's own strides,
+// else dense strides in the order of the input's (torch's infer_dense_strides).
+void empty_like_strides(const View& like, std::int64_t* out) {
+  const int ndim = like.ndim;
+  if (is_dense(ndim, like.sizes, like.strides)) {
+    std::copy_n(like.strides, ndim, out);
+    return;
   }
-  return at::detail::empty_generic(
-      like.sizes(), c10::GetAllocator(like.device().type()),
-      c10::DispatchKeySet(c10::computeDispatchKey(type, c10::kStrided, like.device())), type,
-      c10::MemoryFormat::Contiguous);
+  // Dimensions innermost first, then a stable insertion sort by stride, leaving stride-0
+  // dimensions where they are and ordering equal strides by size.
+  std::array<int, kMaxDims> perm;
+  for (int i = 0; i < ndim; ++i) {
+    perm[i] = ndim - 1 - i;
+  }
+  const auto should_swap = [&](int d0, int d1) {
+    const std::int64_t s0 = like.strides[d0];
+    const std::int64_t s1 = like.strides[d1];
+    if (s0 == 0 || s1 == 0) {
+      return 0;
+    }
+    if (s0 != s1) {
+      return s0 < s1 ? -1 : 1;
+    }
+    return like.sizes[d0] > like.sizes[d1] ? 1 : 0;
+  };
+  for (int i = 1; i < ndim; ++i) {
+    int d1 = i;
+    for (int d0 = i - 1; d0 >= 0; --d0) {
+      const int order = should_swap(perm[d0], perm[d1]);
+      if (order > 0) {
+        std::swap(perm[d0], perm[d1]);
+        d1 = d0;
+      } else if (order < 0) {
+        break;
+      }
+    }
+  }
+  std::int64_t stride = 1;
+  for (int i = 0; i < ndim; ++i) {
+    out[perm[i]] = stride;
+    stride *= std::max<std::int64_t>(like.sizes[perm[i]], 1);
+  }
 }
 
-// `t` as an input of the engines: of dtype `type` and expanded to `shape` (a view), each step
-// taken only where needed, since each is a dispatcher call.
-at::Tensor as_operand(const at::Tensor& t, c10::ScalarType type, c10::IntArrayRef shape) {
-  at::Tensor result = t.scalar_type() == type ? t : t.to(type);
-  return result.sizes() == shape ? result : result.expand(shape);
+void contiguous_strides(int ndim, const std::int64_t* sizes, std::int64_t* out) {
+  std::int64_t stride = 1;
+  for (int d = ndim - 1; d >= 0; --d) {
+    out[d] = stride;
+    stride *= std::max<std::int64_t>(sizes[d], 1);
+  }
 }
 
-// The shape a and b broadcast to, as torch.broadcast_shapes computes it.
-c10::DimVector broadcast_shape(const at::Tensor& a, const at::Tensor& b) {
-  const int64_t ndim = std::max(a.dim(), b.dim());
-  c10::DimVector shape(ndim);
-  for (int64_t d = ndim - 1, da = a.dim() - 1, db = b.dim() - 1; d >= 0; --d, --da, --db) {
-    const int64_t size_a = da >= 0 ? a.size(da) : 1;
-    const int64_t size_b = db >= 0 ? b.size(db) : 1;
-    TORCH_CHECK(size_a == size_b || size_a == 1 || size_b == 1, "mykernels.add: a of shape ",
-                a.sizes(), " and b of shape ", b.sizes(), " do not broadcast: sizes ", size_a,
-                " and ", size_b, " differ at dimension ", d, " of the result and neither is 1");
-    shape[d] = size_a == 1 ? size_b : size_a;
-  }
-  return shape;
+Tensor empty_strided(int ndim, const std::int64_t* sizes, const std::int64_t* strides,
+                     ScalarType type, Device device) {
+  AtenTensorHandle handle = nullptr;
+  const bool cpu = device.kind == DeviceKind::CPU;
+  MYKERNELS_CHECK(
+      aoti_torch_empty_strided(ndim, sizes, strides, aoti_dtype(type),
+                               cpu ? aoti_torch_device_type_cpu() : aoti_torch_device_type_cuda(),
+                               cpu ? 0 : device.index, &handle) == AOTI_TORCH_SUCCESS,
+      "mykernels: could not allocate a result of shape ", Sizes{sizes, ndim}, " on ", device, ": ",
+      last_torch_error());
+  return Tensor(handle);
+}
+
+// The result of an op on `like`: its shape and device, as torch.empty_like(like) allocates it.
+Tensor empty_like(const View& like) {
+  DimArray strides;
+  empty_like_strides(like, strides.data());
+  return empty_strided(like.ndim, like.sizes, strides.data(), like.dtype, like.device);
+}
+
+Operand operand(const Tensor& t) { return {t.mutable_data_ptr(), t.strides().data()}; }
+
+Operand operand(const View& v) { return {v.data, v.strides}; }
+
+}  // namespace
+
+View view_of(const Tensor& t) {
+  return {
+      t.mutable_data_ptr(), static_cast<int>(t.dim()),
+      t.sizes().data(),     t.strides().data(),
+      t.scalar_type(),      t.is_cpu() ? Device{} : Device{DeviceKind::CUDA, t.get_device_index()}};
+}
+
+namespace {
+
+template <class Op>
+Tensor unary(const char* op_name, const View& x) {
+  check_dtype(op_name, x.dtype);
+  Tensor out = empty_like(x);
+  run_elementwise(op_name, Op{}, to_dtype(x.dtype), x.device, x.ndim, x.sizes,
+                  {operand(out), operand(x)});
+  return out;
 }
 
 }  // namespace
 
-// Each op holds a device guard for its inputs' device from the allocation of its result to the
-// launch of its kernel (elementwise.h).
+Tensor square(const View& x) { return unary<Square>("square", x); }
 
-at::Tensor square(const at::Tensor& x) {
-  check_dtype("square", x.scalar_type());
-  const c10::DeviceGuard guard(x.device());
-  at::Tensor out = empty_result(x, x.scalar_type());
-  run_elementwise("square", Square{}, out, {x});
-  return out;
-}
+Tensor d_sigmoid(const View& z) { return unary<DSigmoid>("d_sigmoid", z); }
 
-at::Tensor d_sigmoid(const at::Tensor& z) {
-  // Integer and bool inputs are promoted like torch.sigmoid: to the default float dtype.
-  c10::ScalarType type = z.scalar_type();
-  if (c10::isIntegralType(type, /*includeBool=*/true)) {
-    type = c10::get_default_dtype_as_scalartype();
+Tensor add(const View& a, const View& b, double alpha) {
+  MYKERNELS_CHECK(a.device == b.device, "mykernels.add: expected a and b on the same device, got ",
+                  a.device, " and ", b.device);
+  MYKERNELS_CHECK(a.dtype == b.dtype, "mykernels.add: internal error: inputs of two dtypes");
+  check_dtype("add", a.dtype);
+  // The broadcast shape, and each input's strides over it (0 where it is broadcast).
+  const int ndim = std::max(a.ndim, b.ndim);
+  DimArray shape;
+  DimArray strides_a;
+  DimArray strides_b;
+  for (int d = ndim - 1, da = a.ndim - 1, db = b.ndim - 1; d >= 0; --d, --da, --db) {
+    const std::int64_t size_a = da >= 0 ? a.sizes[da] : 1;
+    const std::int64_t size_b = db >= 0 ? b.sizes[db] : 1;
+    MYKERNELS_CHECK(size_a == size_b || size_a == 1 || size_b == 1, "mykernels.add: a of shape ",
+                    Sizes{a.sizes, a.ndim}, " and b of shape ", Sizes{b.sizes, b.ndim},
+                    " do not broadcast: sizes ", size_a, " and ", size_b, " differ at dimension ",
+                    d, " of the result and neither is 1");
+    shape[d] = size_a == 1 ? size_b : size_a;
+    strides_a[d] = size_a == shape[d] ? a.strides[da] : 0;
+    strides_b[d] = size_b == shape[d] ? b.strides[db] : 0;
   }
-  check_dtype("d_sigmoid", type);
-  const c10::DeviceGuard guard(z.device());
-  at::Tensor out = empty_result(z, type);
-  run_elementwise("d_sigmoid", DSigmoid{}, out, {as_operand(z, type, z.sizes())});
-  return out;
-}
-
-at::Tensor add(const at::Tensor& a, const at::Tensor& b, const c10::Scalar& alpha) {
-  TORCH_CHECK(a.device() == b.device(), "mykernels.add: expected a and b on the same device, got ",
-              a.device(), " and ", b.device());
-  const c10::DeviceGuard guard(a.device());
-  // Tensors of one dtype promote to it: no dispatcher call on the common path.
-  const c10::ScalarType type =
-      a.scalar_type() == b.scalar_type() ? a.scalar_type() : at::result_type(a, b);
-  check_dtype("add", type);
-  TORCH_CHECK(!alpha.isComplex() && !alpha.isBoolean(),
-              "mykernels.add: alpha must be a real number, got ", alpha);
-  const c10::DimVector shape = broadcast_shape(a, b);
   // The output takes a's layout when a already has the result's shape, else it is contiguous.
-  at::Tensor out = a.sizes() == c10::IntArrayRef(shape) ? empty_result(a, type)
-                                                        : at::empty(shape, a.options().dtype(type));
-  run_elementwise("add", Add{alpha.toDouble()}, out,
-                  {as_operand(a, type, shape), as_operand(b, type, shape)});
+  const Tensor out = [&] {
+    if (a.ndim == ndim && std::equal(a.sizes, a.sizes + ndim, shape.begin())) {
+      return empty_like(a);
+    }
+    DimArray strides;
+    contiguous_strides(ndim, shape.data(), strides.data());
+    return empty_strided(ndim, shape.data(), strides.data(), a.dtype, a.device);
+  }();
+  run_elementwise(
+      "add", Add{alpha}, to_dtype(a.dtype), a.device, ndim, shape.data(),
+      {operand(out), Operand{a.data, strides_a.data()}, Operand{b.data, strides_b.data()}});
   return out;
 }
 
-TORCH_LIBRARY(mykernels, m) {
+namespace {
+
+// The operators: promotion, then the ops above.
+
+ScalarType result_type(const Tensor& a, const Tensor& b) {
+  std::array<StableIValue, 2> stack{torch::stable::detail::from(a), torch::stable::detail::from(b)};
+  MYKERNELS_CHECK(torch_call_dispatcher("aten::result_type", "Tensor", stack.data(),
+                                        TORCH_ABI_VERSION) == AOTI_TORCH_SUCCESS,
+                  "mykernels.add: aten::result_type failed: ", last_torch_error());
+  return torch::stable::detail::to<ScalarType>(stack[0]);
+}
+
+Tensor as_dtype(const Tensor& t, ScalarType type) {
+  return t.scalar_type() == type ? t : torch::stable::to(t, type);
+}
+
+Tensor square_op(Tensor x) { return square(view_of(x)); }
+
+Tensor add_op(Tensor a, Tensor b, double alpha) {
+  const View va = view_of(a);
+  const View vb = view_of(b);
+  MYKERNELS_CHECK(va.device == vb.device,
+                  "mykernels.add: expected a and b on the same device, got ", va.device, " and ",
+                  vb.device);
+  // Tensors of one dtype promote to it: no dispatcher call on the common path.
+  const ScalarType type = va.dtype == vb.dtype ? va.dtype : result_type(a, b);
+  check_dtype("add", type);
+  if (va.dtype == type && vb.dtype == type) {
+    return add(va, vb, alpha);
+  }
+  const Tensor pa = as_dtype(a, type);
+  const Tensor pb = as_dtype(b, type);
+  return add(view_of(pa), view_of(pb), alpha);
+}
+
+Tensor d_sigmoid_op(Tensor z) {
+  const ScalarType type = z.scalar_type();
+  if (!is_integral_or_bool(type)) {
+    return d_sigmoid(view_of(z));
+  }
+  // Integer and bool inputs are promoted like torch.sigmoid: to the default float dtype, which
+  // the stable ABI reads only as the dtype of a new tensor.
+  const ScalarType float_type = torch::stable::empty({0}).scalar_type();
+  check_dtype("d_sigmoid", float_type);
+  const Tensor promoted = torch::stable::to(z, float_type);
+  return d_sigmoid(view_of(promoted));
+}
+
+}  // namespace
+
+STABLE_TORCH_LIBRARY(mykernels, m) {
   m.def("square(Tensor x) -> Tensor");
-  m.def("add(Tensor a, Tensor b, *, Scalar alpha=1) -> Tensor");
+  m.def("add(Tensor a, Tensor b, *, float alpha=1) -> Tensor");
   m.def("d_sigmoid(Tensor z) -> Tensor");
 }
 
 // One implementation per op serves both devices: run_elementwise picks the engine. A build without
 // CUDA registers the CUDA key too, so that CUDA tensors get a message saying how to rebuild.
-TORCH_LIBRARY_IMPL(mykernels, CPU, m) {
-  m.impl("square", &square);
-  m.impl("add", &add);
-  m.impl("d_sigmoid", &d_sigmoid);
+STABLE_TORCH_LIBRARY_IMPL(mykernels, CPU, m) {
+  m.impl("square", TORCH_BOX(&square_op));
+  m.impl("add", TORCH_BOX(&add_op));
+  m.impl("d_sigmoid", TORCH_BOX(&d_sigmoid_op));
 }
 
-TORCH_LIBRARY_IMPL(mykernels, CUDA, m) {
-  m.impl("square", &square);
-  m.impl("add", &add);
-  m.impl("d_sigmoid", &d_sigmoid);
+STABLE_TORCH_LIBRARY_IMPL(mykernels, CUDA, m) {
+  m.impl("square", TORCH_BOX(&square_op));
+  m.impl("add", TORCH_BOX(&add_op));
+  m.impl("d_sigmoid", TORCH_BOX(&d_sigmoid_op));
 }
 
 }  // namespace mykernels

@@ -1,15 +1,36 @@
-// The operators' implementations, shared by their registrations (ops.cpp) and the eager fast path
-// of the public functions (module.cpp). Each checks its arguments, allocates the result and runs
-// the kernel on the inputs' device; user errors are c10::Error with a message naming the op.
+// The operators' implementations on the LibTorch stable ABI, shared by their registrations
+// (ops.cpp) and the eager fast path of the public functions (module.cpp).
 #pragma once
 
-#include <ATen/core/Tensor.h>
-#include <c10/core/Scalar.h>
+#include <torch/csrc/stable/tensor.h>
+
+#include <cstdint>
+
+#include "elementwise.h"
 
 namespace mykernels {
 
-at::Tensor square(const at::Tensor& x);
-at::Tensor add(const at::Tensor& a, const at::Tensor& b, const c10::Scalar& alpha);
-at::Tensor d_sigmoid(const at::Tensor& z);
+using torch::headeronly::ScalarType;
+using torch::stable::Tensor;
+
+// A strided tensor as the kernels see it: what a torch::stable::Tensor of the operators and a
+// DLPack tensor of the fast path both reduce to.
+struct View {
+  void* data;
+  int ndim;
+  const std::int64_t* sizes;
+  const std::int64_t* strides;
+  ScalarType dtype;
+  Device device;
+};
+
+View view_of(const Tensor& t);
+
+// The ops on inputs that already have the result's dtype (the operators promote first). Each
+// checks its arguments, allocates the result (as torch.empty_like would) and runs the kernel on
+// the inputs' device; user errors are std::runtime_error with a message naming the op.
+Tensor square(const View& x);
+Tensor add(const View& a, const View& b, double alpha);
+Tensor d_sigmoid(const View& z);
 
 }  // namespace mykernels

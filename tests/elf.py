@@ -4,10 +4,14 @@
   The section ``.nv_fatbin`` is a sequence of fat binaries (one per compiled CUDA file), each a
   header followed by entries of machine code (``sm_XX``) or PTX (``compute_XX``).
 - needed_libraries: the DT_NEEDED entries of the dynamic section, as ``readelf -d`` shows them.
+- undefined_symbols: the symbols the library takes from others, as ``nm -D --undefined-only``
+  shows them (without versions).
+- abi_problems: what ties a library to one torch or one CUDA runtime (.ci/check-abi).
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
@@ -75,3 +79,35 @@ def embedded_architectures(library: str | Path) -> tuple[set[str], set[str]]:
             entry += entry_header + payload
         offset = end
     return sass, ptx
+
+
+def undefined_symbols(library: str | Path) -> list[str]:
+    """The names of the undefined entries of the dynamic symbol table (.dynsym)."""
+    data = Path(library).read_bytes()
+    symbols, strings = _section(data, ".dynsym"), _section(data, ".dynstr")
+    names = []
+    for offset in range(24, len(symbols) - 23, 24):  # entry 0 is the null symbol
+        name, _, _, shndx = struct.unpack_from("<IBBH", symbols, offset)
+        if shndx == 0 and name != 0:  # SHN_UNDEF
+            names.append(strings[name : strings.index(b"\0", name)].decode())
+    return names
+
+
+# A C++ symbol of torch's C++ API: a mangled name in the namespaces c10, at, torch or caffe2 (their
+# functions, and the type information and vtables of their classes).
+_TORCH_CXX = re.compile(r"^_Z(?:T[IVS])?N?K?(?:3c10|2at|5torch|6caffe2)")
+# Libraries whose names change with the torch or CUDA version, or that a CPU-only torch lacks.
+_PINNING_LIBRARIES = re.compile(r"^lib(?:torch_python|torch_cuda|c10_cuda|cudart|torch)\.so")
+
+
+def abi_problems(library: str | Path) -> list[str]:
+    """What ties the library to one torch build: C++ symbols of torch, c10 or ATen, and NEEDED
+    entries for libtorch_python, libtorch_cuda, libc10_cuda, libtorch or the CUDA runtime. The
+    stable ABI's C functions (aoti_torch_*, torch_*) from libtorch_cpu are what it may use."""
+    problems = [
+        f"NEEDED {name}" for name in needed_libraries(library) if _PINNING_LIBRARIES.match(name)
+    ]
+    problems += [
+        f"undefined {name}" for name in undefined_symbols(library) if _TORCH_CXX.match(name)
+    ]
+    return problems

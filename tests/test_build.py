@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import mykernels
-from elf import embedded_architectures, needed_libraries
+from elf import abi_problems, embedded_architectures, needed_libraries
 from helpers import BUILT_WITH_CUDA, HAS_GPU, random
 
 EXTENSION = Path(mykernels._C.__file__)
@@ -24,6 +24,8 @@ def test_build_info():
     assert set(info) == {
         "version",
         "torch",
+        "torch_min",
+        "fast_path",
         "cuda",
         "cuda_architectures",
         "cuda_ptx",
@@ -32,7 +34,11 @@ def test_build_info():
         "build_type",
     }
     assert info["version"] == mykernels.__version__ == importlib.metadata.version("mykernels")
-    assert info["torch"].split(".")[:2] == torch.__version__.split(".")[:2]
+    assert info["torch_min"] == "2.10"
+    assert info["fast_path"] in ("dlpack", "dlpack+pyobject"), info["fast_path"]
+    # 2.14 added torch_tensor_to_pyobject to the stable ABI; the fast path uses it where present.
+    newer = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 14)
+    assert (info["fast_path"] == "dlpack+pyobject") == newer
     assert (
         (info["cuda"] is None)
         == (info["cuda_compiler"] is None)
@@ -59,12 +65,51 @@ def test_embedded_architectures_are_the_requested_ones():
 
 
 def test_extension_shares_the_cpp_runtime_with_torch():
-    # A private, static copy of libstdc++ in the extension crashes on its first std::ostream use
-    # inside torch's process; CMake refuses such compilers, and this checks the result.
+    # A private, static copy of libstdc++ in the extension crashes inside torch's process; CMake
+    # refuses such compilers, and this checks the result.
+    assert "libstdc++.so.6" in needed_libraries(EXTENSION)
+
+
+def test_extension_uses_only_the_stable_abi():
+    # What .ci/check-abi checks of a wheel: no C++ symbol of torch, c10 or ATen, no NEEDED entry
+    # for libtorch_python, libtorch_cuda or a CUDA runtime (linked statically). Only libtorch_cpu,
+    # for the stable C functions.
+    assert abi_problems(EXTENSION) == []
     needed = needed_libraries(EXTENSION)
-    assert "libstdc++.so.6" in needed
-    assert {"libtorch_cpu.so", "libc10.so", "libtorch_python.so"} <= set(needed)
-    assert any(name.startswith("libcudart.so.") for name in needed) == BUILT_WITH_CUDA
+    assert "libtorch_cpu.so" in needed
+    assert not any(name.startswith(("libcudart", "libtorch_python", "libc10")) for name in needed)
+
+
+def test_the_abi_check_can_fail():
+    # torch's own Python binding uses its C++ API: the check must say so.
+    problems = abi_problems(Path(torch.__file__).parent / "lib" / "libtorch_python.so")
+    assert "NEEDED libtorch.so" in problems
+    assert any(p.startswith("undefined _ZN3c10") for p in problems)
+
+
+def test_metadata_requires_the_oldest_torch_served_and_no_upper_bound():
+    requires = importlib.metadata.requires("mykernels")
+    assert f"torch>={mykernels.build_info()['torch_min']}" in requires
+
+
+def test_older_torch_gets_an_import_error(tmp_path):
+    # The import check runs before the extension loads: a torch older than torch_min gets an
+    # ImportError naming the minimum (simulated by a torch module that reports 2.9.1).
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("__version__ = '2.9.1+cpu'\n")
+    package = Path(mykernels.__file__).parent
+    run = subprocess.run(
+        [sys.executable, "-c", "import mykernels"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": f"{tmp_path}:{package.parent}", "PATH": ""},
+    )
+    assert run.returncode != 0
+    assert "ImportError: mykernels needs torch >= 2.10, but torch 2.9.1+cpu is installed" in (
+        run.stderr
+    )
 
 
 def _number_only(arch: str) -> str:

@@ -3,6 +3,9 @@ need no gradient with nothing watching, and the same as the operator in every re
 
 from __future__ import annotations
 
+import io
+import pickle
+
 import pytest
 import torch
 from torch.overrides import TorchFunctionMode
@@ -99,8 +102,72 @@ def test_modes_and_profiler_see_the_operator(op, device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_alpha_beyond_64_bits_goes_to_the_operator(device):
     # Errors raised inside the fast path come from the operator too: tests/test_inputs.py checks
-    # them through the public functions. Only Python ints and floats that fit take the fast path.
-    x = random(64, device=device)
-    assert mykernels._C.add(x, x, 2**70) is None
-    with pytest.raises(OverflowError):
-        mykernels.add(x, x, alpha=2**70)
+    # them through the public functions. Only Python ints that fit in 64 bits and floats take the
+    # fast path; the operator's alpha is a float, as the stable ABI has no Scalar.
+    x, y = random(64, device=device), random(64, device=device)
+    assert mykernels._C.add(x, y, 2**70) is None
+    torch.testing.assert_close(mykernels.add(x, y, alpha=2**70), x + float(2**70) * y)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_declined_where_dlpack_would_export_wrong_memory(op, device):
+    # DLPack exports a negative view's memory without the negation, and a ZeroTensor's NULL
+    # pointer: both go to the operator, whose dispatcher materializes them first.
+    inputs = [random(64, device=device) for _ in range(op.arity)]
+    negative = [torch._neg_view(x) for x in inputs]
+    assert _fast(op, *negative) is None
+    torch.testing.assert_close(op.fn(*negative), _operator(op, *(-x for x in inputs)))
+    zeros = [torch._efficientzerotensor(64, device=device) for _ in range(op.arity)]
+    assert _fast(op, *zeros) is None
+    torch.testing.assert_close(op.fn(*zeros), _operator(op, *(torch.zeros_like(x) for x in zeros)))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_declined_under_vmap_and_torch_func(op, device):
+    inputs = [random((3, 8), device=device) for _ in range(op.arity)]
+    declined = []
+    torch.vmap(lambda *xs: declined.append(_fast(op, *xs) is None) or xs[0])(*inputs)
+    torch.func.grad(lambda *xs: declined.append(_fast(op, *xs) is None) or xs[0].sum())(*inputs)
+    assert declined == [True, True]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_results_behave_like_torch_results(device):
+    # What users do with a result: in-place ops, views, autograd, pickling, resize_.
+    x = random((4, 5), device=device)
+    out = mykernels._C.square(x)
+    assert out is not None
+    expected = x * x
+    out.add_(1)
+    expected.add_(1)
+    torch.testing.assert_close(out, expected)
+    out.t()[0].mul_(2)
+    expected.t()[0].mul_(2)
+    torch.testing.assert_close(out, expected)
+    out.requires_grad_()
+    (out * out).sum().backward()
+    torch.testing.assert_close(out.grad, 2 * out.detach())
+    buffer = io.BytesIO()
+    torch.save(out.detach(), buffer)
+    torch.testing.assert_close(torch.load(io.BytesIO(buffer.getvalue())), out.detach())
+    torch.testing.assert_close(pickle.loads(pickle.dumps(out.detach().cpu())), out.detach().cpu())
+    assert out.data_ptr() == out.untyped_storage().data_ptr()
+    del out
+    assert torch.equal(x, x.clone())  # the input is untouched, and the result freed its memory
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_results_resize_from_torch_2_14(device):
+    # Before 2.14 the stable ABI cannot hand a new tensor to Python: the result comes through
+    # DLPack, whose tensors borrow their memory and cannot be resized (README, "Call path").
+    out = mykernels._C.square(random(8, device=device))
+    if mykernels.build_info()["fast_path"] == "dlpack+pyobject":
+        out.resize_(100)
+        assert out.shape == (100,)
+    else:
+        with pytest.raises(RuntimeError, match="not resizable"):
+            out.resize_(100)
+        out.resize_(4)  # shrinking needs no new memory
+        assert out.shape == (4,)

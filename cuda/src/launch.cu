@@ -68,4 +68,10 @@ cudaError_t device_arch(int device, int* arch) {
   return err;
 }
 
+cudaError_t current_device(int* device) { return cudaGetDevice(device); }
+
+cudaError_t set_current_device(int device) { return cudaSetDevice(device); }
+
+const char* error_string(cudaError_t err) { return cudaGetErrorString(err); }
+
 }  // namespace mykernels::cuda

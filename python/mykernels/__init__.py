@@ -17,16 +17,19 @@ from ._build_config import BUILD_INFO as _BUILD_INFO
 
 
 def _check_torch_version() -> None:
-    # libtorch's C++ ABI changes between minor releases: an extension built against another minor
-    # fails with "undefined symbol" at best. Say so before loading it.
-    built = _BUILD_INFO["torch"]
+    # The extension uses torch's stable ABI as of torch_min: it runs with that torch and every
+    # later one, and cannot load under an older one.
+    minimum = _BUILD_INFO["torch_min"]
     running = torch.__version__
-    if built.split(".")[:2] != running.split(".")[:2]:
+
+    def release(version: str) -> tuple[int, int]:
+        major, minor = version.split("+")[0].split(".")[:2]
+        return int(major), int(minor)
+
+    if release(running) < release(minimum):
         raise ImportError(
-            f"mykernels was built against torch {built}, but torch {running} is installed; "
-            "the two are not binary compatible. Rebuild mykernels against this torch: "
-            "pip install --no-build-isolation --force-reinstall --no-deps <mykernels source>, "
-            f"or install torch {'.'.join(built.split('.')[:2])}.*"
+            f"mykernels needs torch >= {minimum}, but torch {running} is installed. "
+            f"Upgrade torch: pip install 'torch>={minimum}'"
         )
 
 
@@ -41,14 +44,17 @@ __version__: str = _BUILD_INFO["version"]
 def build_info() -> dict[str, object]:
     """What this copy of mykernels was built with.
 
-    Keys: ``version`` (mykernels), ``torch`` (the torch version it was built against), ``cuda``
-    (the CUDA toolkit version, or None for a CPU-only build), ``cuda_architectures`` (the GPU
-    machine code it carries, e.g. ``["sm_90"]``), ``cuda_ptx`` (PTX it carries for JIT compilation
-    on newer GPUs), ``compiler``, ``cuda_compiler`` and ``build_type``.
+    Keys: ``version`` (mykernels), ``torch`` (the torch version it was compiled against; the
+    binary uses torch's stable ABI and runs with every torch from ``torch_min`` on), ``torch_min``,
+    ``cuda`` (the CUDA toolkit version, or None for a CPU-only build), ``cuda_architectures`` (the
+    GPU machine code it carries, e.g. ``["sm_90"]``), ``cuda_ptx`` (PTX it carries for JIT
+    compilation on newer GPUs), ``compiler``, ``cuda_compiler``, ``build_type`` and ``fast_path``
+    (how the eager fast path reaches tensors under the running torch, or why it is off).
     """
     info = {key: list(v) if isinstance(v, list) else v for key, v in _BUILD_INFO.items()}
     runtime = _C.cuda_runtime_version  # CUDART_VERSION of the compiled kernels, e.g. 13000
     info["cuda"] = None if runtime is None else f"{runtime // 1000}.{runtime % 1000 // 10}"
+    info["fast_path"] = _C.fast_path
     return info
 
 

@@ -8,6 +8,8 @@ formula per op written with differentiable torch operations, so that double back
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from . import _C
@@ -38,6 +40,15 @@ def _call(op: torch._ops.OpOverload, tensors: dict[str, object], *args, **kwargs
         return op(*tensors.values(), *args, **kwargs)
     with torch._C._AutoDispatchBelowAutograd():
         return op(*tensors.values(), *args, **kwargs)
+
+
+def _check_alpha(alpha: object) -> None:
+    # The operator's alpha is a float (the stable ABI has no Scalar): torch.add's bool and complex
+    # alphas are refused here, with the message torch.add's users would want.
+    torch._check(
+        isinstance(alpha, numbers.Real) and not isinstance(alpha, bool),
+        lambda: f"mykernels.add: alpha must be a real number, got {alpha!r}",
+    )
 
 
 def _check_tensor(op: str, name: str, value: object) -> None:
@@ -97,16 +108,17 @@ def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
 
     Raises:
         RuntimeError: the shapes do not broadcast, the tensors are on different devices, the
-            promoted dtype is not supported, or alpha is complex.
+            promoted dtype is not supported, or alpha is a bool or complex.
     """
     if not _is_compiling():
         out = _C.add(a, b, alpha)
         if out is not None:
             return out
-    # The schema's default (1, not True or 1.0) is left out: keyword arguments cost time to parse.
-    if type(alpha) is int and alpha == 1:
+    _check_alpha(alpha)
+    # The schema's default is left out: keyword arguments cost time to parse.
+    if alpha == 1:
         return _call(_ops.add.default, {"a": a, "b": b})
-    return _call(_ops.add.default, {"a": a, "b": b}, alpha=alpha)
+    return _call(_ops.add.default, {"a": a, "b": b}, alpha=float(alpha))
 
 
 def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
@@ -170,10 +182,6 @@ def _add_fake(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Te
     )
     dtype = torch.result_type(a, b)
     _check_dtype("add", dtype)
-    torch._check(
-        not isinstance(alpha, (complex, bool)),
-        lambda: f"mykernels.add: alpha must be a real number, got {alpha}",
-    )
     shape = torch.broadcast_shapes(a.shape, b.shape)
     if a.shape == shape:
         return torch.empty_like(a, dtype=dtype)

@@ -25,4 +25,12 @@ template <class Op>
 // Compute capability of `device` as one number (90 for sm_90).
 [[nodiscard]] cudaError_t device_arch(int device, int* arch);
 
+// The calling thread's current device, and setting it. The library links the CUDA runtime
+// statically; the current device is the driver's, shared with torch's runtime.
+[[nodiscard]] cudaError_t current_device(int* device);
+[[nodiscard]] cudaError_t set_current_device(int device);
+
+// The runtime's description of `err`.
+[[nodiscard]] const char* error_string(cudaError_t err);
+
 }  // namespace mykernels::cuda

@@ -21,6 +21,11 @@ inline constexpr int kMaxInputDims = 64;
 
 enum class DType : std::int8_t { Float32, Float64, Float16, BFloat16 };
 
+// Bytes an element of `dtype` takes.
+constexpr std::int64_t dtype_size(DType dtype) {
+  return dtype == DType::Float64 ? 8 : dtype == DType::Float32 ? 4 : 2;
+}
+
 template <int N>
 struct Layout {
   int ndim = 0;            // dimensions after merging, innermost first; 0 for a single element
