@@ -1,6 +1,6 @@
 """How long mykernels takes to build, next to the usual way of building one torch op.
 
-    python benchmarks/build_time.py [--arch 90] [--cpu-only]
+    python benchmarks/build_time.py [--arch 90] [--cpu-only] [--against REV]
 
 Times, in one run on one machine:
 - a clean build of the whole package (all ops, all dtypes, CPU and CUDA) for one architecture;
@@ -10,7 +10,8 @@ Times, in one run on one machine:
 - torch.utils.cpp_extension.load() of a single square op written the naive way (one .cu that
   includes torch/extension.h), for the same architecture;
 - the same op split into a torch-free .cu and a binding .cpp with minimal headers.
-With --cpu-only: the clean CPU-only build of the package alone.
+With --cpu-only: the clean CPU-only build of the package alone. With --against REV: the same
+clean build of the package at git revision REV first, in the same run (before and after).
 """
 
 from __future__ import annotations
@@ -82,12 +83,23 @@ def _timed(run) -> float:
     return time.perf_counter() - start
 
 
-def build_package(build_dir: Path, env: dict[str, str]) -> None:
+def build_package(build_dir: Path, env: dict[str, str], root: Path = ROOT) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q",
-         "-w", str(build_dir / "dist"), "-C", f"build-dir={build_dir / 'build'}", str(ROOT)],
-        check=True, env=env, cwd=ROOT,
+         "-w", str(build_dir / "dist"), "-C", f"build-dir={build_dir / 'build'}", str(root)],
+        check=True, env=env, cwd=root,
     )  # fmt: skip
+
+
+def checkout(revision: str, work: Path) -> Path:
+    """The tree of `revision`, unpacked under `work`."""
+    tree = work / f"tree-{revision}"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", revision], check=True, capture_output=True, cwd=ROOT
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
 
 
 def cpp_extension(name: str, sources: dict[str, str], work: Path) -> None:
@@ -106,6 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="90", help="the one CUDA architecture, e.g. 90")
     parser.add_argument("--cpu-only", action="store_true", help="time the CPU-only build only")
+    parser.add_argument("--against", metavar="REV", help="also time the clean build of REV, first")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mykernels-build-time-"))
     env = dict(os.environ)
@@ -113,13 +126,23 @@ def main() -> None:
     try:
         if args.cpu_only:
             env["MYKERNELS_CUDA"] = "OFF"
-            results.append(
-                ("mykernels, clean CPU-only build", _timed(lambda: build_package(work, env)))
-            )
+            kind = "clean CPU-only build"
         else:
             major, minor = args.arch[:-1], args.arch[-1]
             env.update(MYKERNELS_CUDA="ON", MYKERNELS_CUDA_ARCHITECTURES=f"{args.arch}-real")
             os.environ["TORCH_CUDA_ARCH_LIST"] = f"{major}.{minor}"  # for cpp_extension.load
+            kind = f"clean build (CPU + CUDA, sm_{args.arch})"
+        if args.against:
+            tree = checkout(args.against, work)
+            results.append(
+                (
+                    f"mykernels at {args.against}, {kind}",
+                    _timed(lambda: build_package(work / "before", env, tree)),
+                )
+            )
+        if args.cpu_only:
+            results.append((f"mykernels, {kind}", _timed(lambda: build_package(work, env))))
+        else:
             results.append(
                 (
                     f"mykernels, clean build (CPU + CUDA, sm_{args.arch})",
