@@ -50,10 +50,9 @@ struct Torch {
   // Functions of no argument that return True when something watches or redirects operator
   // calls: a TorchFunctionMode, autocast, the profiler.
   std::array<PyObject*, 3> watchers{};
-  // torch._C._dispatch_tls_is_dispatch_key_included and DispatchKey.Python: True while any
-  // TorchDispatchMode is active, the infrastructure's (FakeTensorMode, tracing) included.
-  PyObject* key_included = nullptr;
-  PyObject* python_key = nullptr;
+  // torch._C._len_torch_dispatch_stack: the number of active TorchDispatchModes, the
+  // infrastructure's (FakeTensorMode, make_fx's tracing, functionalization) included.
+  PyObject* dispatch_modes = nullptr;
   ToPyObject to_pyobject = nullptr;  // torch_tensor_to_pyobject, torch 2.14 and later
 };
 Torch torch_;
@@ -76,8 +75,11 @@ bool watched() {
       return true;
     }
   }
-  PyObject* args[] = {torch_.python_key};
-  return not_false(PyObject_Vectorcall(torch_.key_included, args, 1, nullptr));
+  PyObject* modes = PyObject_CallNoArgs(torch_.dispatch_modes);
+  const bool none = modes != nullptr && PyLong_CheckExact(modes) && PyLong_AsLong(modes) == 0;
+  Py_XDECREF(modes);
+  PyErr_Clear();
+  return !none;
 }
 
 bool to_scalar_type(dlpack::DataType type, ScalarType& out) {
@@ -317,8 +319,7 @@ std::string find_torch() {
     torch_.watchers = {keep(C.attr("_is_torch_function_mode_enabled")),
                        keep(C.attr("_is_any_autocast_enabled")),
                        keep(C.attr("_autograd").attr("_profiler_enabled"))};
-    torch_.key_included = keep(C.attr("_dispatch_tls_is_dispatch_key_included"));
-    torch_.python_key = keep(C.attr("DispatchKey").attr("Python"));
+    torch_.dispatch_modes = keep(C.attr("_len_torch_dispatch_stack"));
     if (Py_TYPE(torch_.requires_grad)->tp_descr_get == nullptr) {
       return "off: torch.Tensor.requires_grad is not a descriptor";
     }

@@ -8,8 +8,6 @@ formula per op written with differentiable torch operations, so that double back
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
 from . import _C
@@ -25,8 +23,9 @@ _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 # layer when no input needs a gradient (that layer's kernel, written in Python by
 # torch.library.register_autograd, would only re-dispatch), through it otherwise. BENCHMARKS.md has
 # the cost of each path. Under torch.compile, the functions call the operator as it is, for dynamo
-# to trace (it cannot trace into the C function).
-_is_compiling = torch.compiler.is_compiling
+# to trace (it cannot trace into the C function). Other tracers (make_fx, non-strict export) run
+# this code with fake tensors or under a dispatch mode, which the fast path declines by itself.
+_is_compiling = torch.compiler.is_dynamo_compiling
 
 
 def _call(op: torch._ops.OpOverload, tensors: dict[str, object], *args, **kwargs) -> torch.Tensor:
@@ -43,12 +42,11 @@ def _call(op: torch._ops.OpOverload, tensors: dict[str, object], *args, **kwargs
 
 
 def _check_alpha(alpha: object) -> None:
-    # The operator's alpha is a float (the stable ABI has no Scalar): torch.add's bool and complex
-    # alphas are refused here, with the message torch.add's users would want.
-    torch._check(
-        isinstance(alpha, numbers.Real) and not isinstance(alpha, bool),
-        lambda: f"mykernels.add: alpha must be a real number, got {alpha!r}",
-    )
+    # The operator's alpha is a float (the stable ABI has no Scalar): bool and complex alphas,
+    # which torch.add treats as such, are refused here with a message that says so. (A plain
+    # raise, which dynamo traces; torch._check with a message closure breaks its graph.)
+    if isinstance(alpha, (bool, complex)):
+        raise RuntimeError(f"mykernels.add: alpha must be a real number, got {alpha!r}")
 
 
 def _check_tensor(op: str, name: str, value: object) -> None:
