@@ -1,6 +1,5 @@
 #include "elementwise.h"
 
-#include <dlfcn.h>
 #include <torch/csrc/stable/c/shim.h>
 #include <torch/csrc/stable/ops.h>
 
@@ -143,31 +142,5 @@ void run_elementwise(const char* op_name, const Op& op, DType dtype, Device devi
                                     const std::array<Operand, OP::kArity + 1>&);
 MYKERNELS_FOR_EACH_OP(MYKERNELS_INSTANTIATE)
 #undef MYKERNELS_INSTANTIATE
-
-void throw_error(const std::ostringstream& message) { throw std::runtime_error(message.str()); }
-
-const char* last_torch_error() {
-  // torch_exception_get_what_without_backtrace is part of the stable ABI from torch 2.13 on, so
-  // it is looked up rather than linked.
-  static const auto get_what = torch_symbol<const char* (*)()>(
-      "libtorch_cpu.so", "torch_exception_get_what_without_backtrace");
-  const char* what = get_what != nullptr ? get_what() : nullptr;
-  return what != nullptr ? what : "(torch printed the reason above)";
-}
-
-void* torch_symbol_address(const char* library, const char* name) {
-  // RTLD_NOLOAD: only a library torch has loaded already; the handle's reference is kept for the
-  // process's lifetime, as torch's are.
-  void* handle = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
-  return handle == nullptr ? nullptr : dlsym(handle, name);
-}
-
-std::ostream& operator<<(std::ostream& os, Sizes sizes) {
-  os << '[';
-  for (std::int64_t d = 0; d < sizes.ndim; ++d) {
-    os << (d == 0 ? "" : ", ") << sizes.data[d];
-  }
-  return os << ']';
-}
 
 }  // namespace mykernels

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "cpu/cpu_kernels.h"
 #include "dlpack_exchange.h"
@@ -82,30 +83,31 @@ bool watched() {
   return !none;
 }
 
+// The dtypes the kernels take, as torch and DLPack name them.
+constexpr std::array<std::pair<ScalarType, dlpack::DataType>, 4> kDtypes{{
+    {ScalarType::Float, {dlpack::kFloat, 32, 1}},
+    {ScalarType::Double, {dlpack::kFloat, 64, 1}},
+    {ScalarType::Half, {dlpack::kFloat, 16, 1}},
+    {ScalarType::BFloat16, {dlpack::kBfloat, 16, 1}},
+}};
+
 bool to_scalar_type(dlpack::DataType type, ScalarType& out) {
-  if (type.lanes != 1) {
-    return false;
-  }
-  if (type.code == dlpack::kFloat) {
-    switch (type.bits) {
-      case 32:
-        out = ScalarType::Float;
-        return true;
-      case 64:
-        out = ScalarType::Double;
-        return true;
-      case 16:
-        out = ScalarType::Half;
-        return true;
-      default:
-        return false;
+  for (const auto& [scalar_type, dl] : kDtypes) {
+    if (dl.code == type.code && dl.bits == type.bits && dl.lanes == type.lanes) {
+      out = scalar_type;
+      return true;
     }
   }
-  if (type.code == dlpack::kBfloat && type.bits == 16) {
-    out = ScalarType::BFloat16;
-    return true;
-  }
   return false;
+}
+
+dlpack::DataType to_dlpack(ScalarType type) {
+  for (const auto& [scalar_type, dl] : kDtypes) {
+    if (scalar_type == type) {
+      return dl;
+    }
+  }
+  return {};  // not reached: the fast path takes only these dtypes
 }
 
 // The memory of `obj` when the dispatcher would pass it straight to a mykernels kernel and its
@@ -187,20 +189,6 @@ PyObject* to_python(const Tensor& out, const View& like) {
   void* data = nullptr;
   (void)aoti_torch_get_data_ptr(owner->handle, &data);
   const Device device = like.device;
-  dlpack::DataType dtype{dlpack::kFloat, 32, 1};
-  switch (like.dtype) {
-    case ScalarType::Double:
-      dtype.bits = 64;
-      break;
-    case ScalarType::Half:
-      dtype.bits = 16;
-      break;
-    case ScalarType::BFloat16:
-      dtype = {dlpack::kBfloat, 16, 1};
-      break;
-    default:
-      break;
-  }
   owner->managed = {{dlpack::kMajorVersion, dlpack::kMinorVersion},
                     owner,
                     delete_owner,
@@ -209,7 +197,7 @@ PyObject* to_python(const Tensor& out, const View& like) {
                      {device.kind == DeviceKind::CPU ? dlpack::kCPU : dlpack::kCUDA,
                       device.kind == DeviceKind::CPU ? 0 : device.index},
                      static_cast<std::int32_t>(ndim),
-                     dtype,
+                     to_dlpack(like.dtype),
                      sizes,
                      strides,
                      0}};

@@ -72,41 +72,36 @@ bool is_integral_or_bool(ScalarType type) {
   }
 }
 
-bool is_supported(ScalarType type) {
-  return type == ScalarType::Float || type == ScalarType::Double || type == ScalarType::Half ||
-         type == ScalarType::BFloat16;
-}
+// The dtypes the kernels take: torch's, the engines' and the stable C shim's names of each.
+struct Supported {
+  ScalarType type;
+  DType dtype;
+  std::int32_t (*aoti)();
+};
+constexpr std::array<Supported, 4> kSupported{{
+    {ScalarType::Float, DType::Float32, aoti_torch_dtype_float32},
+    {ScalarType::Double, DType::Float64, aoti_torch_dtype_float64},
+    {ScalarType::Half, DType::Float16, aoti_torch_dtype_float16},
+    {ScalarType::BFloat16, DType::BFloat16, aoti_torch_dtype_bfloat16},
+}};
 
-DType to_dtype(ScalarType type) {
-  switch (type) {
-    case ScalarType::Double:
-      return DType::Float64;
-    case ScalarType::Half:
-      return DType::Float16;
-    case ScalarType::BFloat16:
-      return DType::BFloat16;
-    default:
-      return DType::Float32;
+// The entry of `type`, or nullptr when the kernels do not take it.
+const Supported* supported(ScalarType type) {
+  for (const Supported& entry : kSupported) {
+    if (entry.type == type) {
+      return &entry;
+    }
   }
+  return nullptr;
 }
 
-void check_dtype(const char* op_name, ScalarType type) {
-  MYKERNELS_CHECK(is_supported(type), "mykernels.", op_name,
+// The entry of `type`; a user error naming the op when the kernels do not take it.
+const Supported& check_dtype(const char* op_name, ScalarType type) {
+  const Supported* entry = supported(type);
+  MYKERNELS_CHECK(entry != nullptr, "mykernels.", op_name,
                   ": expected a tensor of dtype float32, float64, float16 or bfloat16, got torch.",
                   dtype_name(type));
-}
-
-std::int32_t aoti_dtype(ScalarType type) {
-  switch (type) {
-    case ScalarType::Double:
-      return aoti_torch_dtype_float64();
-    case ScalarType::Half:
-      return aoti_torch_dtype_float16();
-    case ScalarType::BFloat16:
-      return aoti_torch_dtype_bfloat16();
-    default:
-      return aoti_torch_dtype_float32();
-  }
+  return *entry;
 }
 
 // torch's is_non_overlapping_and_dense: the elements fill one block of memory exactly once.
@@ -190,7 +185,7 @@ Tensor empty_strided(int ndim, const std::int64_t* sizes, const std::int64_t* st
   AtenTensorHandle handle = nullptr;
   const bool cpu = device.kind == DeviceKind::CPU;
   MYKERNELS_CHECK(
-      aoti_torch_empty_strided(ndim, sizes, strides, aoti_dtype(type),
+      aoti_torch_empty_strided(ndim, sizes, strides, supported(type)->aoti(),
                                cpu ? aoti_torch_device_type_cpu() : aoti_torch_device_type_cuda(),
                                cpu ? 0 : device.index, &handle) == AOTI_TORCH_SUCCESS,
       "mykernels: could not allocate a result of shape ", Sizes{sizes, ndim}, " on ", device, ": ",
@@ -222,10 +217,9 @@ namespace {
 
 template <class Op>
 Tensor unary(const char* op_name, const View& x) {
-  check_dtype(op_name, x.dtype);
+  const DType dtype = check_dtype(op_name, x.dtype).dtype;
   Tensor out = empty_like(x);
-  run_elementwise(op_name, Op{}, to_dtype(x.dtype), x.device, x.ndim, x.sizes,
-                  {operand(out), operand(x)});
+  run_elementwise(op_name, Op{}, dtype, x.device, x.ndim, x.sizes, {operand(out), operand(x)});
   return out;
 }
 
@@ -236,10 +230,9 @@ Tensor square(const View& x) { return unary<Square>("square", x); }
 Tensor d_sigmoid(const View& z) { return unary<DSigmoid>("d_sigmoid", z); }
 
 Tensor add(const View& a, const View& b, double alpha) {
-  MYKERNELS_CHECK(a.device == b.device, "mykernels.add: expected a and b on the same device, got ",
-                  a.device, " and ", b.device);
-  MYKERNELS_CHECK(a.dtype == b.dtype, "mykernels.add: internal error: inputs of two dtypes");
-  check_dtype("add", a.dtype);
+  MYKERNELS_CHECK(a.dtype == b.dtype && a.device == b.device,
+                  "mykernels.add: internal error: inputs of two dtypes or devices");
+  const DType dtype = check_dtype("add", a.dtype).dtype;
   // The broadcast shape, and each input's strides over it (0 where it is broadcast).
   const int ndim = std::max(a.ndim, b.ndim);
   DimArray shape;
@@ -266,7 +259,7 @@ Tensor add(const View& a, const View& b, double alpha) {
     return empty_strided(ndim, shape.data(), strides.data(), a.dtype, a.device);
   }();
   run_elementwise(
-      "add", Add{alpha}, to_dtype(a.dtype), a.device, ndim, shape.data(),
+      "add", Add{alpha}, dtype, a.device, ndim, shape.data(),
       {operand(out), Operand{a.data, strides_a.data()}, Operand{b.data, strides_b.data()}});
   return out;
 }
@@ -297,7 +290,7 @@ Tensor add_op(Tensor a, Tensor b, double alpha) {
                   vb.device);
   // Tensors of one dtype promote to it: no dispatcher call on the common path.
   const ScalarType type = va.dtype == vb.dtype ? va.dtype : result_type(a, b);
-  check_dtype("add", type);
+  (void)check_dtype("add", type);
   if (va.dtype == type && vb.dtype == type) {
     return add(va, vb, alpha);
   }
@@ -314,7 +307,7 @@ Tensor d_sigmoid_op(Tensor z) {
   // Integer and bool inputs are promoted like torch.sigmoid: to the default float dtype, which
   // the stable ABI reads only as the dtype of a new tensor.
   const ScalarType float_type = torch::stable::empty({0}).scalar_type();
-  check_dtype("d_sigmoid", float_type);
+  (void)check_dtype("d_sigmoid", float_type);
   const Tensor promoted = torch::stable::to(z, float_type);
   return d_sigmoid(view_of(promoted));
 }

@@ -26,7 +26,8 @@ struct View {
 
 View view_of(const Tensor& t);
 
-// The ops on inputs that already have the result's dtype (the operators promote first). Each
+// The ops on inputs that already have the result's dtype (the operators promote first), add's on
+// one device (the operator says so when they are not; the fast path declines). Each
 // checks its arguments, allocates the result (as torch.empty_like would) and runs the kernel on
 // the inputs' device; user errors are std::runtime_error with a message naming the op.
 Tensor square(const View& x);
