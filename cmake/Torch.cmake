@@ -19,17 +19,27 @@
 # does not need.
 set(MYKERNELS_TORCH_MIN 2.10)
 
+# torch is found, and its version read from torch/version.py, without importing it: importing
+# torch loads all of libtorch, which takes seconds and is not needed to compile against it.
 execute_process(
-  COMMAND "${Python_EXECUTABLE}" -c
-    "import os, torch; print(torch.__version__); print(torch.version.cuda or ''); \
-print(os.path.dirname(torch.__file__))"
+  COMMAND "${Python_EXECUTABLE}" -c [=[
+import importlib.util, os
+spec = importlib.util.find_spec("torch")
+if spec is None or not spec.submodule_search_locations:
+    raise SystemExit("No module named 'torch'")
+root = spec.submodule_search_locations[0]
+version = {}
+with open(os.path.join(root, "version.py")) as f:
+    exec(f.read(), version)
+print(version["__version__"]); print(version.get("cuda") or ""); print(root)
+]=]
   OUTPUT_VARIABLE _torch_info
   ERROR_VARIABLE _torch_error
   RESULT_VARIABLE _torch_result
   OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(NOT _torch_result EQUAL 0)
   message(FATAL_ERROR
-    "mykernels builds against the installed torch, but ${Python_EXECUTABLE} cannot import it:\n"
+    "mykernels builds against the installed torch, but ${Python_EXECUTABLE} cannot find it:\n"
     "${_torch_error}\n"
     "Install torch first (pip install torch), then build without isolation:\n"
     "  pip install --no-build-isolation .")

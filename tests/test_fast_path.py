@@ -1,4 +1,4 @@
-"""The public functions' eager fast path (cpp/module.cpp): taken exactly for plain tensors that
+"""The public functions' eager fast path (cpp/fast_path.cpp): taken exactly for plain tensors that
 need no gradient with nothing watching, and the same as the operator in every respect."""
 
 from __future__ import annotations
@@ -84,6 +84,8 @@ def test_declined_where_torch_would_do_more(op, device):
     with torch.autocast(device_type=device):
         assert _fast(op, *inputs) is None
     with torch.profiler.profile(acc_events=True):
+        assert _fast(op, *inputs) is None
+    with torch.autograd.profiler.profile():
         assert _fast(op, *inputs) is None
 
 

@@ -17,15 +17,17 @@ _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 # The call path. Each public function first tries mykernels._C's eager fast path
-# (cpp/module.cpp), which runs the operator's C++ implementation directly when its arguments are
+# (cpp/fast_path.cpp), which runs the operator's C++ implementation directly when its arguments are
 # plain tensors that need no gradient and no mode, profiler or other dispatch layer is active, and
 # returns None otherwise. Then the operator is called as torch.ops.mykernels.*: below the autograd
 # layer when no input needs a gradient (that layer's kernel, written in Python by
 # torch.library.register_autograd, would only re-dispatch), through it otherwise. BENCHMARKS.md has
-# the cost of each path. Under torch.compile, the functions call the operator as it is, for dynamo
-# to trace (it cannot trace into the C function). Other tracers (make_fx, non-strict export) run
-# this code with fake tensors or under a dispatch mode, which the fast path declines by itself.
-_is_compiling = torch.compiler.is_dynamo_compiling
+# the cost of each path. dynamo does not trace the public functions (torch.compiler.allow_in_graph):
+# it puts each call in its graph as it is, and the tracers that turn that graph into operators
+# (AOTAutograd, make_fx, export) run the function with fake tensors or under a dispatch mode,
+# which the fast path declines by itself, so the graph gets the operator. Eager calls pay no
+# compile check for it.
+_square_fast, _add_fast, _d_sigmoid_fast = _C.square, _C.add, _C.d_sigmoid
 
 
 def _call(op: torch._ops.OpOverload, tensors: dict[str, object], *args, **kwargs) -> torch.Tensor:
@@ -33,9 +35,7 @@ def _call(op: torch._ops.OpOverload, tensors: dict[str, object], *args, **kwargs
     would, after the checks that give a short message where the dispatcher's would be long."""
     for name, value in tensors.items():
         _check_tensor(op._opname, name, value)
-    if _is_compiling() or (
-        torch.is_grad_enabled() and any(t.requires_grad for t in tensors.values())
-    ):
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors.values()):
         return op(*tensors.values(), *args, **kwargs)
     with torch._C._AutoDispatchBelowAutograd():
         return op(*tensors.values(), *args, **kwargs)
@@ -67,6 +67,7 @@ def _check_tensor(op: str, name: str, value: object) -> None:
         )
 
 
+@torch.compiler.allow_in_graph
 def square(x: torch.Tensor) -> torch.Tensor:
     """Return ``x * x`` elementwise, like :func:`torch.square`.
 
@@ -81,13 +82,13 @@ def square(x: torch.Tensor) -> torch.Tensor:
     Raises:
         RuntimeError: x has another dtype, or is on a device mykernels has no kernel for.
     """
-    if not _is_compiling():
-        out = _C.square(x)
-        if out is not None:
-            return out
+    out = _square_fast(x)
+    if out is not None:
+        return out
     return _call(_ops.square.default, {"x": x})
 
 
+@torch.compiler.allow_in_graph
 def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
     """Return ``a + alpha * b`` elementwise, like :func:`torch.add`.
 
@@ -108,10 +109,9 @@ def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
         RuntimeError: the shapes do not broadcast, the tensors are on different devices, the
             promoted dtype is not supported, or alpha is a bool or complex.
     """
-    if not _is_compiling():
-        out = _C.add(a, b, alpha)
-        if out is not None:
-            return out
+    out = _add_fast(a, b, alpha)
+    if out is not None:
+        return out
     _check_alpha(alpha)
     # The schema's default is left out: keyword arguments cost time to parse.
     if alpha == 1:
@@ -119,6 +119,7 @@ def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
     return _call(_ops.add.default, {"a": a, "b": b}, alpha=float(alpha))
 
 
+@torch.compiler.allow_in_graph
 def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     """Return the derivative of the sigmoid, ``s * (1 - s)`` with ``s = sigmoid(z)``, elementwise.
 
@@ -135,10 +136,9 @@ def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     Raises:
         RuntimeError: z is complex, or on a device mykernels has no kernel for.
     """
-    if not _is_compiling():
-        out = _C.d_sigmoid(z)
-        if out is not None:
-            return out
+    out = _d_sigmoid_fast(z)
+    if out is not None:
+        return out
     return _call(_ops.d_sigmoid.default, {"z": z})
 
 

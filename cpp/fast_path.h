@@ -1,0 +1,74 @@
+// The public functions' eager fast path: raw CPython functions (mykernels._C.square, add,
+// d_sigmoid) that run the operators' implementations (ops.h) directly when nothing else would
+// happen on the way to the kernel, and return None otherwise. fast_path.cpp says exactly when.
+// module.cpp finds what the fast path uses of torch at import and hands it over with install().
+#pragma once
+
+#include <Python.h>
+#include <torch/csrc/stable/c/shim.h>
+
+#include <array>
+
+#include "dlpack_exchange.h"
+
+namespace mykernels::fast_path {
+
+using ToPyObject = AOTITorchError (*)(AtenTensorHandle, void*, void**);
+
+// A Python function of no argument. torch's C functions of no argument (METH_NOARGS) are called
+// through their C pointer, without the interpreter's generic call (a sizeable part of their
+// cost); others through the interpreter. Returns a new reference, or nullptr after an error.
+class NoArgs {
+ public:
+  NoArgs() = default;
+  explicit NoArgs(PyObject* fn) : fn_(fn) {  // keeps a reference for the process's lifetime
+    if (PyCFunction_Check(fn) && PyCFunction_GET_FLAGS(fn) == METH_NOARGS) {
+      c_ = PyCFunction_GET_FUNCTION(fn);
+      self_ = PyCFunction_GET_SELF(fn);
+    }
+  }
+  PyObject* operator()() const {
+    return c_ != nullptr ? c_(self_, nullptr) : PyObject_CallNoArgs(fn_);
+  }
+
+ private:
+  PyObject* fn_ = nullptr;
+  PyCFunction c_ = nullptr;
+  PyObject* self_ = nullptr;
+};
+
+// What the fast path uses of torch: found once, at import, by module.cpp.
+struct Torch {
+  const dlpack::ExchangeApi* dlpack = nullptr;
+  PyTypeObject* tensor = nullptr;     // torch.Tensor
+  PyTypeObject* parameter = nullptr;  // torch.nn.Parameter
+  // The C functions behind Tensor.requires_grad (a getter) and Tensor.is_neg() (a method of no
+  // argument), called directly: going through their descriptors costs as much again.
+  getter requires_grad = nullptr;
+  void* requires_grad_closure = nullptr;
+  PyCFunction is_neg = nullptr;
+  // Functions of no argument that return True when something watches or redirects operator
+  // calls: a TorchFunctionMode, autocast.
+  std::array<NoArgs, 2> watchers{};
+  // The profiler: torch.autograd.profiler._is_profiler_enabled, the flag that torch's profilers
+  // set while they record (torch's compiled code reads it too), read from `profiler_module`'s
+  // dict for the cost of a lookup; where a torch lacks it, `profiling` is called instead
+  // (torch._C._autograd._profiler_enabled, a pybind11 function that costs as much as the other
+  // guards together).
+  PyObject* profiler_module = nullptr;
+  PyObject* profiler_flag = nullptr;
+  NoArgs profiling;
+  // torch._C._len_torch_dispatch_stack: the number of active TorchDispatchModes, the
+  // infrastructure's (FakeTensorMode, make_fx's tracing, functionalization) included.
+  NoArgs dispatch_modes;
+  ToPyObject to_pyobject = nullptr;  // torch_tensor_to_pyobject, torch 2.14 and later
+};
+
+// Turns the fast path on with what `torch` holds (its `dlpack` member set); until then every
+// call declines.
+void install(const Torch& torch);
+
+// The fast-path functions, for PyModule_AddFunctions.
+extern PyMethodDef methods[];
+
+}  // namespace mykernels::fast_path
