@@ -74,8 +74,8 @@ target_compile_features(mykernels::torch INTERFACE cxx_std_20)
 
 # The extension must share the process's C++ runtime. A compiler whose libstdc++ is only available
 # as a static archive links a private copy into the module, and exceptions thrown by one copy and
-# caught by torch's crash. Stop here instead. CMake caches the compiler of a build directory, so
-# the message names the command that starts a fresh one.
+# caught by torch's crash. Stop here instead. The command the message names works in the same
+# build directory: a changed CXX replaces the cached compiler (CMakeLists.txt).
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   execute_process(
     COMMAND "${CMAKE_CXX_COMPILER}" -print-file-name=libstdc++.so

@@ -14,6 +14,14 @@
 namespace mykernels {
 namespace {
 
+// The end of the rebuild command the errors print after its environment variable: a command that
+// works wherever the user is (the source path is theirs to fill in), and its variant that builds
+// against the installed torch, which needs the build tools in the environment.
+constexpr const char* kRebuild =
+    " pip install --force-reinstall --no-deps <mykernels source directory> (or, to build against "
+    "the installed torch: pip install scikit-build-core pybind11 cmake ninja, then the same "
+    "command with --no-build-isolation)";
+
 // Output elements below which a CPU call stays on the calling thread.
 constexpr std::int64_t kCpuGrainSize = 32768;
 
@@ -45,8 +53,7 @@ void check_cuda(const char* op_name, cudaError_t err, std::int32_t device) {
     fail("mykernels.", op_name, ": this build of mykernels has no kernels for cuda:", device,
          ", an sm_", arch, " GPU; it was built for CUDA architectures [",
          MYKERNELS_CUDA_ARCHITECTURES,
-         "]. Rebuild for this GPU with MYKERNELS_CUDA_ARCHITECTURES=", arch,
-         " pip install --no-build-isolation .");
+         "]. Rebuild for this GPU with MYKERNELS_CUDA_ARCHITECTURES=", arch, kRebuild);
   }
   if (err == cudaErrorInsufficientDriver) {
     fail("mykernels.", op_name, ": the NVIDIA driver is older than the CUDA ",
@@ -132,7 +139,7 @@ void run_elementwise(const char* op_name, const Op& op, DType dtype, Device devi
 #else
   fail("mykernels.", op_name, ": this build of mykernels has no CUDA kernels (it was built with ",
        "MYKERNELS_CUDA=OFF, or without nvcc or a CUDA build of torch). Rebuild with CUDA: ",
-       "MYKERNELS_CUDA=ON pip install --no-build-isolation .");
+       "MYKERNELS_CUDA=ON", kRebuild);
 #endif
 }
 

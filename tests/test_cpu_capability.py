@@ -41,3 +41,17 @@ def test_capability(capability):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [capability]
+
+
+def test_unknown_capability_is_reported():
+    env = dict(os.environ, MYKERNELS_CPU_CAPABILITY="avx9000")
+    result = subprocess.run(
+        [sys.executable, "-c", "import mykernels; print(mykernels._C.cpu_capability)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "MYKERNELS_CPU_CAPABILITY='avx9000' is not one of default, avx2, avx512" in result.stderr
+    assert result.stdout.split() == [mykernels._C.cpu_capability]

@@ -201,6 +201,7 @@ Isa detect_isa() {
       isa = Isa::Avx512;
     }
   }
+  // avx512 (or nothing) leaves the best; mykernels' __init__.py warns about any other value.
   const char* cap = std::getenv("MYKERNELS_CPU_CAPABILITY");
   if (cap != nullptr && std::strcmp(cap, "default") == 0) {
     isa = Isa::Baseline;

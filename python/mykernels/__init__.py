@@ -11,6 +11,9 @@ The operators are real torch operators (``torch.ops.mykernels.*``) with autograd
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import torch  # libtorch must be loaded before the extension that links it
 
 from ._build_config import BUILD_INFO as _BUILD_INFO
@@ -34,6 +37,18 @@ def _check_torch_version() -> None:
 
 
 _check_torch_version()
+
+# MYKERNELS_CPU_CAPABILITY caps the CPU kernels' instruction set (cpp/cpu/cpu_kernels.cpp).
+_CPU_CAPABILITIES = ("default", "avx2", "avx512")
+_requested_capability = os.environ.get("MYKERNELS_CPU_CAPABILITY")
+if _requested_capability not in (None, "", *_CPU_CAPABILITIES):
+    warnings.warn(
+        f"MYKERNELS_CPU_CAPABILITY={_requested_capability!r} is not one of "
+        f"{', '.join(_CPU_CAPABILITIES)}; it is ignored and the CPU kernels use the best "
+        "instruction set this CPU has",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 from . import _C  # noqa: E402  (registers torch.ops.mykernels)
 from .ops import add, d_sigmoid, square  # noqa: E402

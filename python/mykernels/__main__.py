@@ -10,14 +10,21 @@ import torch
 import mykernels
 
 
-def _devices() -> list[torch.device]:
-    devices = [torch.device("cpu")]
-    if torch.cuda.is_available():
-        if mykernels.build_info()["cuda"] is None:
-            print("CUDA GPUs are present, but this build has no CUDA kernels (MYKERNELS_CUDA)")
-        else:
-            devices += [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
-    return devices
+def _devices() -> tuple[list[torch.device], str | None]:
+    """The devices to check, and why CUDA is not among them (None when it is)."""
+    info = mykernels.build_info()
+    cpu = [torch.device("cpu")]
+    if info["cuda"] is None:
+        return cpu, "this build has no CUDA kernels (built with MYKERNELS_CUDA=OFF or without nvcc)"
+    kernels = ", ".join(info["cuda_architectures"] + info["cuda_ptx"])
+    if torch.version.cuda is None:
+        return cpu, (
+            f"this build has CUDA kernels ({kernels}), but torch {torch.__version__} is a "
+            "CPU-only build of torch"
+        )
+    if not torch.cuda.is_available():
+        return cpu, f"this build has CUDA kernels ({kernels}), but no CUDA GPU is visible"
+    return cpu + [torch.device("cuda", i) for i in range(torch.cuda.device_count())], None
 
 
 def _describe(device: torch.device) -> str:
@@ -42,7 +49,8 @@ def _references(device: torch.device) -> list[tuple[str, torch.Tensor, torch.Ten
 def main() -> int:
     print(json.dumps(mykernels.build_info(), indent=2))
     failures = 0
-    for device in _devices():
+    devices, cuda_unchecked = _devices()
+    for device in devices:
         name = _describe(device)
         for op, got, want in _references(device):
             try:
@@ -52,7 +60,14 @@ def main() -> int:
                 failures += 1
                 status = f"FAILED: {error}"
             print(f"{device!s:8} {op:10} {status}  ({name})")
-    print("self-check passed" if failures == 0 else f"self-check: {failures} failures")
+    if cuda_unchecked is not None:
+        print(f"cuda     not checked: {cuda_unchecked}")
+    checked = ", ".join(str(device) for device in devices)
+    print(
+        f"self-check passed on {checked}"
+        if failures == 0
+        else f"self-check: {failures} failures on {checked}"
+    )
     return 1 if failures else 0
 
 
