@@ -48,8 +48,9 @@ struct Torch {
   void* requires_grad_closure = nullptr;
   PyCFunction is_neg = nullptr;
   // Functions of no argument that return True when something watches or redirects operator
-  // calls: a TorchFunctionMode, autocast.
-  std::array<NoArgs, 2> watchers{};
+  // calls: a TorchFunctionMode, autocast, torch.jit.trace (whose trace would otherwise hold the
+  // result as a constant).
+  std::array<NoArgs, 3> watchers{};
   // The profiler: torch.autograd.profiler._is_profiler_enabled, the flag that torch's profilers
   // set while they record (torch's compiled code reads it too), read from `profiler_module`'s
   // dict for the cost of a lookup; where a torch lacks it, `profiling` is called instead

@@ -50,7 +50,8 @@ std::string find_torch() {
     // References kept for the process's lifetime.
     const auto keep = [](py::object object) { return object.release().ptr(); };
     found.watchers = {fast_path::NoArgs(keep(C.attr("_is_torch_function_mode_enabled"))),
-                      fast_path::NoArgs(keep(C.attr("_is_any_autocast_enabled")))};
+                      fast_path::NoArgs(keep(C.attr("_is_any_autocast_enabled"))),
+                      fast_path::NoArgs(keep(C.attr("_is_tracing")))};
     found.profiling = fast_path::NoArgs(keep(C.attr("_autograd").attr("_profiler_enabled")));
     const py::dict profiler = py::module_::import("torch.autograd.profiler").attr("__dict__");
     const py::str flag("_is_profiler_enabled");

@@ -101,6 +101,18 @@ def test_modes_and_profiler_see_the_operator(op, device):
     assert f"mykernels::{op.name}" in {event.key for event in prof.key_averages()}
 
 
+@pytest.mark.filterwarnings("ignore")  # torch.jit's deprecation and tracer warnings
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_jit_trace_records_the_operator(op, device):
+    # Under torch.jit.trace the fast path declines, so that the trace holds the operator rather
+    # than its result as a constant.
+    inputs = [random(64, device=device) for _ in range(op.arity)]
+    traced = torch.jit.trace(lambda *xs: op.fn(*xs) + xs[0], inputs, check_trace=False)
+    fresh = [random(64, device=device) for _ in range(op.arity)]
+    torch.testing.assert_close(traced(*fresh), _operator(op, *fresh) + fresh[0])
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_alpha_beyond_64_bits_goes_to_the_operator(device):
     # Errors raised inside the fast path come from the operator too: tests/test_inputs.py checks
