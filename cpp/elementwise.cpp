@@ -22,9 +22,6 @@ constexpr const char* kRebuild =
     "the installed torch: pip install scikit-build-core pybind11 cmake ninja, then the same "
     "command with --no-build-isolation)";
 
-// Output elements below which a CPU call stays on the calling thread.
-constexpr std::int64_t kCpuGrainSize = 32768;
-
 #ifdef MYKERNELS_WITH_CUDA
 // torch's current CUDA stream of a device, through the stable C function
 // aoti_torch_get_current_cuda_stream. That function lives in libtorch_cuda, which a CPU-only torch

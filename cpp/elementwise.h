@@ -26,6 +26,10 @@ inline std::ostream& operator<<(std::ostream& os, Device device) {
   return device.kind == DeviceKind::CPU ? os << "cpu" : os << "cuda:" << device.index;
 }
 
+// Output elements below which a CPU call stays on the calling thread: a small call, which the
+// eager fast path also runs without releasing the GIL.
+constexpr std::int64_t kCpuGrainSize = 32768;
+
 // One operand of a call: its memory and its strides in elements. The operands of a call share the
 // output's shape, dtype and device; a broadcast input has stride 0 along its broadcast dimensions.
 struct Operand {

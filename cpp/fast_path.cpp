@@ -196,18 +196,16 @@ PyObject* to_python(Tensor out, const View& like) {
   return static_cast<PyObject*>(result);
 }
 
-// CPU work of fewer elements than this runs with the GIL held: it takes less time (a few
-// microseconds at most) than releasing and taking back the GIL adds to a small call.
-constexpr std::int64_t kGilReleaseElements = 32768;
-
 // Runs `impl`, which computes `elements` results like `like`, and wraps its result. The GIL is
 // released, as torch's own ops do, for a CUDA launch (it may wait for room in the stream's queue)
-// and for a large CPU tensor. Returns None instead of raising: the caller then calls the operator,
+// and for CPU work that goes to torch's threads; a small CPU call (fewer than kCpuGrainSize
+// elements, on the calling thread) keeps it, as it takes less time than releasing and taking back
+// the GIL adds. Returns None instead of raising: the caller then calls the operator,
 // which raises the error as torch does.
 template <class Impl>
 PyObject* call(const View& like, std::int64_t elements, Impl&& impl) {
   std::optional<Tensor> result;
-  PyThreadState* state = like.device.kind == DeviceKind::CUDA || elements >= kGilReleaseElements
+  PyThreadState* state = like.device.kind == DeviceKind::CUDA || elements >= kCpuGrainSize
                              ? PyEval_SaveThread()
                              : nullptr;
   try {

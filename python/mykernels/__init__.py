@@ -38,17 +38,22 @@ def _check_torch_version() -> None:
 
 _check_torch_version()
 
-# MYKERNELS_CPU_CAPABILITY caps the CPU kernels' instruction set (cpp/cpu/cpu_kernels.cpp).
-_CPU_CAPABILITIES = ("default", "avx2", "avx512")
-_requested_capability = os.environ.get("MYKERNELS_CPU_CAPABILITY")
-if _requested_capability not in (None, "", *_CPU_CAPABILITIES):
-    warnings.warn(
-        f"MYKERNELS_CPU_CAPABILITY={_requested_capability!r} is not one of "
-        f"{', '.join(_CPU_CAPABILITIES)}; it is ignored and the CPU kernels use the best "
-        "instruction set this CPU has",
-        RuntimeWarning,
-        stacklevel=2,
-    )
+
+def _check_cpu_capability() -> None:
+    # MYKERNELS_CPU_CAPABILITY caps the CPU kernels' instruction set (cpp/cpu/cpu_kernels.cpp),
+    # which ignores any other value.
+    capabilities = ("default", "avx2", "avx512")
+    requested = os.environ.get("MYKERNELS_CPU_CAPABILITY")
+    if requested not in (None, "", *capabilities):
+        warnings.warn(
+            f"MYKERNELS_CPU_CAPABILITY={requested!r} is not one of {', '.join(capabilities)}; "
+            "it is ignored and the CPU kernels use the best instruction set this CPU has",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+_check_cpu_capability()
 
 from . import _C  # noqa: E402  (registers torch.ops.mykernels)
 from .ops import add, d_sigmoid, square  # noqa: E402
