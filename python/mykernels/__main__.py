@@ -15,7 +15,10 @@ def _devices() -> tuple[list[torch.device], str | None]:
     info = mykernels.build_info()
     cpu = [torch.device("cpu")]
     if info["cuda"] is None:
-        return cpu, "this build has no CUDA kernels (built with MYKERNELS_CUDA=OFF or without nvcc)"
+        return cpu, (
+            "this build has no CUDA kernels (MYKERNELS_CUDA=OFF, or AUTO without nvcc or without "
+            "a CUDA build of torch)"
+        )
     kernels = ", ".join(info["cuda_architectures"] + info["cuda_ptx"])
     if torch.version.cuda is None:
         return cpu, (
