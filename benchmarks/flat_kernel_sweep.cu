@@ -1,8 +1,8 @@
 // The shape of the flat CUDA kernel (threads a block, vectors a thread) against cudaMemcpy, for
 // square and d_sigmoid in float32 and bfloat16: the sweep behind kThreads and kUnroll in
-// cuda/src/elementwise.cuh. On a CUDA machine, from the repository root:
+// cuda/kernels.cuh. On a CUDA machine, from the repository root:
 //
-//   nvcc -std=c++20 -O3 -arch=sm_90 -Icuda/include -o flat_kernel_sweep \
+//   nvcc -std=c++20 -O3 -arch=sm_90 -I. -o flat_kernel_sweep \
 //       benchmarks/flat_kernel_sweep.cu && ./flat_kernel_sweep
 //
 // Each variant runs 20 back-to-back calls a round, in alternation with the others; the figure is
@@ -15,7 +15,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "../cuda/src/elementwise.cuh"
+#include "cuda/kernels.cuh"
 
 namespace {
 

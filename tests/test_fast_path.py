@@ -1,4 +1,4 @@
-"""The public functions' eager fast path (cpp/fast_path.cpp): taken exactly for plain tensors that
+"""The public functions' eager fast path (cpp/binding/fast_path.cpp): taken exactly for plain tensors that
 need no gradient with nothing watching, and the same as the operator in every respect."""
 
 from __future__ import annotations

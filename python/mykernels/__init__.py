@@ -40,7 +40,7 @@ _check_torch_version()
 
 
 def _check_cpu_capability() -> None:
-    # MYKERNELS_CPU_CAPABILITY caps the CPU kernels' instruction set (cpp/cpu/cpu_kernels.cpp),
+    # MYKERNELS_CPU_CAPABILITY caps the CPU kernels' instruction set (cpp/cpu/engine.cpp),
     # which ignores any other value.
     capabilities = ("default", "avx2", "avx512")
     requested = os.environ.get("MYKERNELS_CPU_CAPABILITY")

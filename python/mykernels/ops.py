@@ -1,6 +1,6 @@
 """The public operators, their fake kernels and their autograd formulas.
 
-The operators are declared and implemented in C++ (``cpp/ops.cpp``) as ``torch.ops.mykernels.*``.
+The operators are declared and implemented in C++ (``cpp/binding/operators.cpp``) as ``torch.ops.mykernels.*``.
 This module adds what ``torch.compile`` and autograd need: a fake kernel per op that produces the
 output's metadata (shape, dtype, strides, device) exactly as the C++ kernels do, and a backward
 formula per op written with differentiable torch operations, so that double backward works.
@@ -17,7 +17,7 @@ _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 # The call path. Each public function first tries mykernels._C's eager fast path
-# (cpp/fast_path.cpp), which runs the operator's C++ implementation directly when its arguments are
+# (cpp/binding/fast_path.cpp), which runs the operator's C++ implementation directly when its arguments are
 # plain tensors that need no gradient and no mode, profiler or other dispatch layer is active, and
 # returns None otherwise. Then the operator is called as torch.ops.mykernels.*: below the autograd
 # layer when no input needs a gradient (that layer's kernel, written in Python by
@@ -142,7 +142,7 @@ def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     return _call(_ops.d_sigmoid.default, {"z": z})
 
 
-# Fake kernels: the same checks and output metadata as cpp/ops.cpp, for torch.compile and meta
+# Fake kernels: the same checks and output metadata as cpp/binding/operators.cpp, for torch.compile and meta
 # tensors.
 
 

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "mykernels/functors.h"  // MYKERNELS_HOST_DEVICE
+#include "cpp/core/host_device.h"
 
 namespace mykernels {
 

@@ -1,14 +1,14 @@
 // The binding's one path to the kernel libraries: raw operands in, the CPU engine on torch's
-// threads or the CUDA engine on torch's current stream. Both the operators (ops.cpp) and the eager
-// fast path (module.cpp) end here.
+// threads or the CUDA engine on torch's current stream. Both the operators (operators.cpp) and the
+// eager fast path (fast_path.cpp) end here.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <ostream>
 
-#include "mykernels/functors.h"
-#include "mykernels/layout.h"
+#include "cpp/core/layout.h"
+#include "cpp/core/ops.h"
 
 namespace mykernels {
 

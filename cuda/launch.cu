@@ -1,6 +1,6 @@
 // The CUDA launchers: dispatch on the dtype and the layout to the kernels that instantiate.cu
 // compiles once per storage type and launcher, and the device queries the binding needs.
-#include "elementwise.cuh"
+#include "cuda/kernels.cuh"
 
 namespace mykernels::cuda {
 namespace detail {

@@ -4,8 +4,8 @@
 #include <array>
 #include <cstdint>
 
-#include "mykernels/functors.h"
-#include "mykernels/layout.h"
+#include "cpp/core/layout.h"
+#include "cpp/core/ops.h"
 
 namespace mykernels::cpu {
 

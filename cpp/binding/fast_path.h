@@ -1,5 +1,5 @@
 // The public functions' eager fast path: raw CPython functions (mykernels._C.square, add,
-// d_sigmoid) that run the operators' implementations (ops.h) directly when nothing else would
+// d_sigmoid) that run the operators' implementations (operators.h) directly when nothing else would
 // happen on the way to the kernel, and return None otherwise. fast_path.cpp says exactly when.
 // module.cpp finds what the fast path uses of torch at import and hands it over with install().
 #pragma once

@@ -1,6 +1,6 @@
 // The Python extension module mykernels._C. Loading it runs the operator registrations of
-// ops.cpp. The module holds the public functions' eager fast path (fast_path.cpp), finds what that
-// path uses of torch, and reports what the library was compiled with.
+// operators.cpp. The module holds the public functions' eager fast path (fast_path.cpp), finds what
+// that path uses of torch, and reports what the library was compiled with.
 //
 // This file runs once, at import: it is the only one that uses pybind11, and the only one
 // compiled at -O1 (cpp/CMakeLists.txt), as pybind11's headers cost seconds more
@@ -9,12 +9,12 @@
 
 #include <string>
 
-#include "cpu/cpu_kernels.h"
+#include "cpp/cpu/engine.h"
 #include "fast_path.h"
 #include "runtime_symbols.h"
 
 #ifdef MYKERNELS_WITH_CUDA
-#include "mykernels/cuda_kernels.h"
+#include "cuda/engine.h"
 #endif
 
 namespace mykernels {

@@ -5,8 +5,8 @@
 
 #include <array>
 
-#include "mykernels/functors.h"
-#include "mykernels/layout.h"
+#include "cpp/core/layout.h"
+#include "cpp/core/ops.h"
 
 namespace mykernels::cuda {
 

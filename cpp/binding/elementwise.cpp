@@ -4,11 +4,11 @@
 #include <torch/csrc/stable/ops.h>
 
 #include "check.h"
-#include "cpu/cpu_kernels.h"
+#include "cpp/cpu/engine.h"
 #include "runtime_symbols.h"
 
 #ifdef MYKERNELS_WITH_CUDA
-#include "mykernels/cuda_kernels.h"
+#include "cuda/engine.h"
 #endif
 
 namespace mykernels {

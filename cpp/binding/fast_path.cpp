@@ -5,14 +5,15 @@
 // Calling an operator through torch.ops costs several microseconds of Python argument parsing and
 // dispatch before its kernel starts, more than the kernel of a small tensor takes. square, add and
 // d_sigmoid here are raw CPython functions (METH_FASTCALL) that run the operator's implementation
-// (ops.h) directly in exactly the case where the dispatcher would reach it without doing anything
-// else on the way: plain torch.Tensor arguments (not subclasses) that need no gradient, hold no
-// negative bit and are no ZeroTensor, of one supported dtype and device, with no TorchFunctionMode,
-// no TorchDispatchMode (user or infrastructure: fake tensors, tracing, functionalization), no
-// autocast, no profiler and no torch.jit.trace active. In every other case, and whenever the
-// implementation raises, they return None and the Python function (python/mykernels/ops.py) calls
-// the operator, so that errors, autograd, modes, subclasses and tracing keep their torch behaviour.
-// Tensors that vmap or torch.func wrap have no storage for DLPack to export, and decline too.
+// (operators.h) directly in exactly the case where the dispatcher would reach it without doing
+// anything else on the way: plain torch.Tensor arguments (not subclasses) that need no gradient,
+// hold no negative bit and are no ZeroTensor, of one supported dtype and device, with no
+// TorchFunctionMode, no TorchDispatchMode (user or infrastructure: fake tensors, tracing,
+// functionalization), no autocast, no profiler and no torch.jit.trace active. In every other case,
+// and whenever the implementation raises, they return None and the Python function
+// (python/mykernels/ops.py) calls the operator, so that errors, autograd, modes, subclasses and
+// tracing keep their torch behaviour. Tensors that vmap or torch.func wrap have no storage for
+// DLPack to export, and decline too.
 //
 // The result is a torch.Tensor made by torch_tensor_to_pyobject where the running torch has it
 // (2.14 and later); before 2.14 it comes through DLPack, and its storage, being borrowed from the
@@ -25,7 +26,7 @@
 #include <optional>
 #include <utility>
 
-#include "ops.h"
+#include "operators.h"
 
 namespace mykernels::fast_path {
 namespace {

@@ -1,5 +1,5 @@
 // The operators' implementations on the LibTorch stable ABI, shared by their registrations
-// (ops.cpp) and the eager fast path of the public functions (module.cpp).
+// (operators.cpp) and the eager fast path of the public functions (fast_path.cpp).
 #pragma once
 
 #include <torch/csrc/stable/tensor.h>

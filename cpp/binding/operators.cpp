@@ -5,7 +5,7 @@
 // What the stable ABI does not offer is asked of the dispatcher (aten::result_type, the default
 // dtype through aten::empty) or done in the engines' own layout: broadcasting is stride 0, and the
 // output's strides follow torch.empty_like's rule, computed here.
-#include "ops.h"
+#include "operators.h"
 
 #include <torch/csrc/stable/library.h>
 #include <torch/csrc/stable/ops.h>

@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "mykernels/cuda_kernels.h"
+#include "cuda/engine.h"
 
 namespace mykernels::cuda {
 namespace detail {

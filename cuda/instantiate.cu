@@ -1,7 +1,7 @@
 // The kernels of every op for one storage type and one launcher, MYKERNELS_STORAGE and
 // MYKERNELS_LAUNCHER (launch_flat or launch_strided), which cuda/CMakeLists.txt sets when it
 // compiles this file once per pair.
-#include "elementwise.cuh"
+#include "cuda/kernels.cuh"
 
 #if !defined(MYKERNELS_STORAGE) || !defined(MYKERNELS_LAUNCHER)
 #error \

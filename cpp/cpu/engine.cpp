@@ -2,7 +2,7 @@
 // that the compiler vectorizes it), and a strided walk for everything else that runs along the
 // innermost dimension and carries into the outer ones. Threads are the caller's business: each
 // call handles one range of output elements.
-#include "cpu_kernels.h"
+#include "cpp/cpu/engine.h"
 
 #include <algorithm>
 #include <bit>
