@@ -3,12 +3,12 @@
 // through its Python functions (fast_path.h, found by module.cpp).
 //
 // Calling an operator through torch.ops costs several microseconds of Python argument parsing and
-// dispatch before its kernel starts, more than the kernel of a small tensor takes. square, add and
-// d_sigmoid here are raw CPython functions (METH_FASTCALL) that run the operator's implementation
-// (operators.h) directly in exactly the case where the dispatcher would reach it without doing
-// anything else on the way: plain torch.Tensor arguments (not subclasses) that need no gradient,
-// hold no negative bit and are no ZeroTensor, of one supported dtype and device, with no
-// TorchFunctionMode, no TorchDispatchMode (user or infrastructure: fake tensors, tracing,
+// dispatch before its kernel starts, more than the kernel of a small tensor takes. The functions
+// here, one per op of the table, are raw CPython functions (METH_FASTCALL) that run the operator's
+// implementation (operators.h) directly in exactly the case where the dispatcher would reach it
+// without doing anything else on the way: plain torch.Tensor arguments (not subclasses) that need
+// no gradient, hold no negative bit and are no ZeroTensor, of one supported dtype and device, with
+// no TorchFunctionMode, no TorchDispatchMode (user or infrastructure: fake tensors, tracing,
 // functionalization), no autocast, no profiler and no torch.jit.trace active. In every other case,
 // and whenever the implementation raises, they return None and the Python function
 // (python/mykernels/ops.py) calls the operator, so that errors, autograd, modes, subclasses and
@@ -24,9 +24,11 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include "operators.h"
+#include "signature.h"
 
 namespace mykernels::fast_path {
 namespace {
@@ -94,26 +96,6 @@ dlpack::DataType to_dlpack(ScalarType type) {
   return {};  // not reached: the fast path takes only these dtypes
 }
 
-std::int64_t numel(const View& v) {
-  std::int64_t n = 1;
-  for (int d = 0; d < v.ndim; ++d) {
-    n *= v.sizes[d];
-  }
-  return n;
-}
-
-// The number of elements of a's and b's broadcast shape (where they do not broadcast, add raises
-// and the number does not matter).
-std::int64_t broadcast_numel(const View& a, const View& b) {
-  std::int64_t n = 1;
-  for (int d = 1; d <= std::max(a.ndim, b.ndim); ++d) {
-    const std::int64_t size_a = d <= a.ndim ? a.sizes[a.ndim - d] : 1;
-    const std::int64_t size_b = d <= b.ndim ? b.sizes[b.ndim - d] : 1;
-    n *= size_a == 1 ? size_b : size_a;
-  }
-  return n;
-}
-
 // The memory of `obj` when the dispatcher would pass it straight to a mykernels kernel and its
 // dtype is one the kernels take, else false. The view is valid while obj is.
 bool plain_view(PyObject* obj, bool grad_enabled, View& view) {
@@ -145,7 +127,7 @@ bool plain_view(PyObject* obj, bool grad_enabled, View& view) {
   }
   view = {static_cast<char*>(t.data) + t.byte_offset, t.ndim, t.shape, t.strides, dtype, device};
   // A ZeroTensor exports no memory (an empty tensor may not either, and has nothing to read).
-  return t.data != nullptr || numel(view) == 0;
+  return t.data != nullptr || std::find(t.shape, t.shape + t.ndim, 0) != t.shape + t.ndim;
 }
 
 // A DLPack tensor that owns a reference to a stable Tensor, for torch before 2.14.
@@ -197,20 +179,26 @@ PyObject* to_python(Tensor out, const View& like) {
   return static_cast<PyObject*>(result);
 }
 
-// Runs `impl`, which computes `elements` results like `like`, and wraps its result. The GIL is
-// released, as torch's own ops do, for a CUDA launch (it may wait for room in the stream's queue)
-// and for CPU work that goes to torch's threads; a small CPU call (fewer than kCpuGrainSize
-// elements, on the calling thread) keeps it, as it takes less time than releasing and taking back
-// the GIL adds. Returns None instead of raising: the caller then calls the operator,
-// which raises the error as torch does.
-template <class Impl>
-PyObject* call(const View& like, std::int64_t elements, Impl&& impl) {
-  std::optional<Tensor> result;
-  PyThreadState* state = like.device.kind == DeviceKind::CUDA || elements >= kCpuGrainSize
+// Runs `op` on `inputs` and wraps its result. The GIL is released, as torch's own ops do, for a
+// CUDA launch (it may wait for room in the stream's queue) and for CPU work that goes to torch's
+// threads; a small CPU call (fewer than kCpuGrainSize elements, on the calling thread) keeps it,
+// as it takes less time than releasing and taking back the GIL adds. Returns None instead of
+// raising: the caller then calls the operator, which raises the error as torch does.
+template <class Op>
+PyObject* call(const Op& op, const std::array<View, Op::kArity>& inputs) {
+  Call<Op::kArity> plan;
+  try {
+    prepare<Op>(inputs, plan);
+  } catch (...) {
+    Py_RETURN_NONE;
+  }
+  const View& first = inputs[0];
+  PyThreadState* state = first.device.kind == DeviceKind::CUDA || plan.numel >= kCpuGrainSize
                              ? PyEval_SaveThread()
                              : nullptr;
+  std::optional<Tensor> result;
   try {
-    result.emplace(impl());
+    result.emplace(run(op, inputs, plan));
   } catch (...) {
     result.reset();
   }
@@ -220,22 +208,11 @@ PyObject* call(const View& like, std::int64_t elements, Impl&& impl) {
   if (!result) {
     Py_RETURN_NONE;
   }
-  return to_python(std::move(*result), like);
+  return to_python(std::move(*result), first);
 }
 
-// The fast path of a one-tensor op.
-template <Tensor (*Impl)(const View&)>
-PyObject* unary_fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
-  View x;
-  if (nargs != 1 || torch_.dlpack == nullptr ||
-      !plain_view(args[0], aoti_torch_grad_mode_is_enabled(), x) || watched()) {
-    Py_RETURN_NONE;
-  }
-  return call(x, numel(x), [&x] { return Impl(x); });
-}
-
-// alpha as the schema's float: a Python float, or an int that fits in 64 bits.
-bool to_alpha(PyObject* obj, double& out) {
+// A float argument of the schema: a Python float, or an int that fits in 64 bits.
+bool to_double(PyObject* obj, double& out) {
   if (PyFloat_CheckExact(obj)) {
     out = PyFloat_AS_DOUBLE(obj);
     return true;
@@ -253,20 +230,35 @@ bool to_alpha(PyObject* obj, double& out) {
   return false;
 }
 
-PyObject* add_fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 3 || torch_.dlpack == nullptr) {
+// The fast path of `Op`: mykernels._C.<name>(tensors..., floats...), all positional, in schema
+// order.
+template <class Op>
+PyObject* fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
+  constexpr int kArity = Op::kArity;
+  constexpr int kScalars = Signature<Op>::kScalars;
+  if (nargs != kArity + kScalars || torch_.dlpack == nullptr) {
     Py_RETURN_NONE;
   }
   const bool grad_enabled = aoti_torch_grad_mode_is_enabled();
-  View a;
-  View b;
-  double alpha = 0;
-  // Inputs of two dtypes or devices go to the operator, which promotes them or says why not.
-  if (!plain_view(args[0], grad_enabled, a) || !plain_view(args[1], grad_enabled, b) ||
-      a.dtype != b.dtype || !(a.device == b.device) || !to_alpha(args[2], alpha) || watched()) {
+  std::array<View, kArity> inputs;
+  for (int k = 0; k < kArity; ++k) {
+    // Inputs of two dtypes or devices go to the operator, which promotes them or says why not.
+    if (!plain_view(args[k], grad_enabled, inputs[k]) ||
+        (k > 0 &&
+         (inputs[k].dtype != inputs[0].dtype || !(inputs[k].device == inputs[0].device)))) {
+      Py_RETURN_NONE;
+    }
+  }
+  std::array<double, kScalars> scalars{};
+  for (int i = 0; i < kScalars; ++i) {
+    if (!to_double(args[kArity + i], scalars[i])) {
+      Py_RETURN_NONE;
+    }
+  }
+  if (watched()) {
     Py_RETURN_NONE;
   }
-  return call(a, broadcast_numel(a, b), [&] { return mykernels::add(a, b, alpha); });
+  return call(std::apply([](auto... s) { return Op{s...}; }, scalars), inputs);
 }
 
 }  // namespace
@@ -283,13 +275,12 @@ PyCFunction as_cfunction() {
 }  // namespace
 
 PyMethodDef methods[] = {
-    {"square", as_cfunction<unary_fast<mykernels::square>>(), METH_FASTCALL,
-     "square($module, x, /)\n--\n\nmykernels.square(x) for a plain tensor, else None."},
-    {"add", as_cfunction<add_fast>(), METH_FASTCALL,
-     "add($module, a, b, alpha, /)\n--\n\nmykernels.add(a, b, alpha=alpha) for plain tensors, "
-     "else None."},
-    {"d_sigmoid", as_cfunction<unary_fast<mykernels::d_sigmoid>>(), METH_FASTCALL,
-     "d_sigmoid($module, z, /)\n--\n\nmykernels.d_sigmoid(z) for a plain tensor, else None."},
-    {nullptr, nullptr, 0, nullptr}};
+#define MYKERNELS_METHOD(OP)                                                                   \
+  {OP::kName, as_cfunction<fast<OP>>(), METH_FASTCALL,                                         \
+   "The eager fast path of the mykernels function of this name: its result for plain tensors " \
+   "(the tensors, then the float arguments, positionally), else None."},
+    MYKERNELS_FOR_EACH_OP(MYKERNELS_METHOD)
+#undef MYKERNELS_METHOD
+        {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace mykernels::fast_path

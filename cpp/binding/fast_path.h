@@ -1,7 +1,8 @@
-// The public functions' eager fast path: raw CPython functions (mykernels._C.square, add,
-// d_sigmoid) that run the operators' implementations (operators.h) directly when nothing else would
-// happen on the way to the kernel, and return None otherwise. fast_path.cpp says exactly when.
-// module.cpp finds what the fast path uses of torch at import and hands it over with install().
+// The public functions' eager fast path: one raw CPython function per op of the table
+// (mykernels._C.square, ...) that runs the operators' implementations (operators.h) directly when
+// nothing else would happen on the way to the kernel, and return None otherwise. fast_path.cpp says
+// exactly when. module.cpp finds what the fast path uses of torch at import and hands it over with
+// install().
 #pragma once
 
 #include <Python.h>

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "cpp/core/ops.h"
 #include "cpp/cpu/engine.h"
 #include "fast_path.h"
 #include "runtime_symbols.h"
@@ -83,6 +84,26 @@ std::string find_torch() {
   return found.to_pyobject != nullptr ? "dlpack+pyobject" : "dlpack";
 }
 
+const char* promotion_name(Promotion promotion) {
+  switch (promotion) {
+    case Promotion::kCommon:
+      return "common";
+    case Promotion::kIntegerToFloat:
+      return "integer_to_float";
+  }
+  return "unknown";
+}
+
+// The op table, for Python (python/mykernels/ops.py): each op's name and how its result dtype
+// follows from its inputs' (Promotion, cpp/core/ops.h), which the fake kernels follow too.
+py::dict op_table() {
+  py::dict ops;
+#define MYKERNELS_EXPORT(OP) ops[OP::kName] = promotion_name(OP::kPromotion);
+  MYKERNELS_FOR_EACH_OP(MYKERNELS_EXPORT)
+#undef MYKERNELS_EXPORT
+  return ops;
+}
+
 }  // namespace
 }  // namespace mykernels
 
@@ -92,6 +113,7 @@ PYBIND11_MODULE(_C, m) {
     throw pybind11::error_already_set();
   }
   m.attr("fast_path") = mykernels::find_torch();
+  m.attr("ops") = mykernels::op_table();
   m.attr("cpu_capability") = mykernels::cpu::capability();
 #ifdef MYKERNELS_WITH_CUDA
   m.attr("cuda_runtime_version") = mykernels::cuda::compiled_runtime_version();

@@ -1,6 +1,7 @@
-// The mykernels operators on the LibTorch stable ABI: schemas, argument checks, promotion, output
-// allocation and the CPU and CUDA registrations. Autograd and the fake (meta) kernels are
-// registered from Python (python/mykernels/ops.py); the math lives in the kernel libraries.
+// The operators of every op in the table (cpp/core/ops.h) on the LibTorch stable ABI: schemas,
+// argument checks, promotion, output allocation and the CPU and CUDA registrations, all generated
+// from the table. Autograd and the fake (meta) kernels are registered from Python
+// (python/mykernels/ops.py); the math lives in the engines.
 //
 // What the stable ABI does not offer is asked of the dispatcher (aten::result_type, the default
 // dtype through aten::empty) or done in the engines' own layout: broadcasting is stride 0, and the
@@ -15,12 +16,12 @@
 #include <numeric>
 
 #include "check.h"
+#include "signature.h"
 
 namespace mykernels {
 namespace {
 
-constexpr int kMaxDims = 64;  // torch's limit
-using DimArray = std::array<std::int64_t, kMaxDims>;
+using DimArray = std::array<std::int64_t, kMaxTorchDims>;
 
 const char* dtype_name(ScalarType type) {
   switch (type) {
@@ -106,7 +107,7 @@ const Supported& check_dtype(const char* op_name, ScalarType type) {
 
 // torch's is_non_overlapping_and_dense: the elements fill one block of memory exactly once.
 bool is_dense(int ndim, const std::int64_t* sizes, const std::int64_t* strides) {
-  std::array<int, kMaxDims> perm;
+  std::array<int, kMaxTorchDims> perm;
   std::iota(perm.begin(), perm.begin() + ndim, 0);
   // By stride, dimensions of size 0 and 1 last.
   std::sort(perm.begin(), perm.begin() + ndim, [&](int a, int b) {
@@ -138,7 +139,7 @@ void empty_like_strides(const View& like, std::int64_t* out) {
   }
   // Dimensions innermost first, then a stable insertion sort by stride, leaving stride-0
   // dimensions where they are and ordering equal strides by size.
-  std::array<int, kMaxDims> perm;
+  std::array<int, kMaxTorchDims> perm;
   for (int i = 0; i < ndim; ++i) {
     perm[i] = ndim - 1 - i;
   }
@@ -200,10 +201,6 @@ Tensor empty_like(const View& like) {
   return empty_strided(like.ndim, like.sizes, strides.data(), like.dtype, like.device);
 }
 
-Operand operand(const Tensor& t) { return {t.mutable_data_ptr(), t.strides().data()}; }
-
-Operand operand(const View& v) { return {v.data, v.strides}; }
-
 }  // namespace
 
 View view_of(const Tensor& t) {
@@ -213,125 +210,180 @@ View view_of(const Tensor& t) {
       t.scalar_type(),      t.is_cpu() ? Device{} : Device{DeviceKind::CUDA, t.get_device_index()}};
 }
 
-namespace {
+template <class Op>
+void prepare(const std::array<View, Op::kArity>& inputs, Call<Op::kArity>& call) {
+  constexpr int kArity = Op::kArity;
+  const View& first = inputs[0];
+  for (const View& input : inputs) {
+    MYKERNELS_CHECK(input.dtype == first.dtype && input.device == first.device, "mykernels.",
+                    Op::kName, ": internal error: inputs of two dtypes or devices");
+  }
+  call.dtype = check_dtype(Op::kName, first.dtype).dtype;
+  call.ndim = 0;
+  for (const View& input : inputs) {
+    call.ndim = std::max(call.ndim, input.ndim);
+  }
+  // The broadcast shape, from the last dimension on, and each input's strides over it.
+  call.numel = 1;
+  for (int d = call.ndim - 1; d >= 0; --d) {
+    std::int64_t size = 1;
+    int from = 0;  // the input that set `size`
+    for (int k = 0; k < kArity; ++k) {
+      const int dk = inputs[k].ndim - call.ndim + d;
+      const std::int64_t size_k = dk >= 0 ? inputs[k].sizes[dk] : 1;
+      MYKERNELS_CHECK(
+          size_k == size || size_k == 1 || size == 1, "mykernels.", Op::kName, ": ",
+          Signature<Op>::kNames[from], " of shape ", Sizes{inputs[from].sizes, inputs[from].ndim},
+          " and ", Signature<Op>::kNames[k], " of shape ", Sizes{inputs[k].sizes, inputs[k].ndim},
+          " do not broadcast: sizes ", size, " and ", size_k, " differ at dimension ", d,
+          " of the result and neither is 1");
+      if (size_k != 1) {
+        size = size_k;
+        from = k;
+      }
+    }
+    call.shape[d] = size;
+    call.numel *= size;
+    for (int k = 0; k < kArity; ++k) {
+      const int dk = inputs[k].ndim - call.ndim + d;
+      call.strides[k][d] = dk >= 0 && inputs[k].sizes[dk] == size ? inputs[k].strides[dk] : 0;
+    }
+  }
+}
 
 template <class Op>
-Tensor unary(const char* op_name, const View& x) {
-  const DType dtype = check_dtype(op_name, x.dtype).dtype;
-  Tensor out = empty_like(x);
-  run_elementwise(op_name, Op{}, dtype, x.device, x.ndim, x.sizes, {operand(out), operand(x)});
-  return out;
-}
-
-}  // namespace
-
-Tensor square(const View& x) { return unary<Square>("square", x); }
-
-Tensor d_sigmoid(const View& z) { return unary<DSigmoid>("d_sigmoid", z); }
-
-Tensor add(const View& a, const View& b, double alpha) {
-  MYKERNELS_CHECK(a.dtype == b.dtype && a.device == b.device,
-                  "mykernels.add: internal error: inputs of two dtypes or devices");
-  const DType dtype = check_dtype("add", a.dtype).dtype;
-  // The broadcast shape, and each input's strides over it (0 where it is broadcast).
-  const int ndim = std::max(a.ndim, b.ndim);
-  DimArray shape;
-  DimArray strides_a;
-  DimArray strides_b;
-  for (int d = ndim - 1, da = a.ndim - 1, db = b.ndim - 1; d >= 0; --d, --da, --db) {
-    const std::int64_t size_a = da >= 0 ? a.sizes[da] : 1;
-    const std::int64_t size_b = db >= 0 ? b.sizes[db] : 1;
-    MYKERNELS_CHECK(size_a == size_b || size_a == 1 || size_b == 1, "mykernels.add: a of shape ",
-                    Sizes{a.sizes, a.ndim}, " and b of shape ", Sizes{b.sizes, b.ndim},
-                    " do not broadcast: sizes ", size_a, " and ", size_b, " differ at dimension ",
-                    d, " of the result and neither is 1");
-    shape[d] = size_a == 1 ? size_b : size_a;
-    strides_a[d] = size_a == shape[d] ? a.strides[da] : 0;
-    strides_b[d] = size_b == shape[d] ? b.strides[db] : 0;
-  }
-  // The output takes a's layout when a already has the result's shape, else it is contiguous.
+Tensor run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call) {
+  const View& first = inputs[0];
   const Tensor out = [&] {
-    if (a.ndim == ndim && std::equal(a.sizes, a.sizes + ndim, shape.begin())) {
-      return empty_like(a);
+    if (first.ndim == call.ndim && std::equal(first.sizes, first.sizes + call.ndim, call.shape)) {
+      return empty_like(first);
     }
     DimArray strides;
-    contiguous_strides(ndim, shape.data(), strides.data());
-    return empty_strided(ndim, shape.data(), strides.data(), a.dtype, a.device);
+    contiguous_strides(call.ndim, call.shape, strides.data());
+    return empty_strided(call.ndim, call.shape, strides.data(), first.dtype, first.device);
   }();
-  run_elementwise(
-      "add", Add{alpha}, dtype, a.device, ndim, shape.data(),
-      {operand(out), Operand{a.data, strides_a.data()}, Operand{b.data, strides_b.data()}});
+  std::array<Operand, Op::kArity + 1> operands;
+  operands[0] = {out.mutable_data_ptr(), out.strides().data()};
+  for (int k = 0; k < Op::kArity; ++k) {
+    operands[k + 1] = {inputs[k].data, call.strides[k]};
+  }
+  run_elementwise(Op::kName, op, call.dtype, first.device, call.ndim, call.shape, operands);
   return out;
 }
+
+#define MYKERNELS_INSTANTIATE(OP)                                                    \
+  template void prepare<OP>(const std::array<View, OP::kArity>&, Call<OP::kArity>&); \
+  template Tensor run<OP>(const OP&, const std::array<View, OP::kArity>&, const Call<OP::kArity>&);
+MYKERNELS_FOR_EACH_OP(MYKERNELS_INSTANTIATE)
+#undef MYKERNELS_INSTANTIATE
 
 namespace {
 
 // The operators: promotion, then the ops above.
 
-ScalarType result_type(const Tensor& a, const Tensor& b) {
+ScalarType result_type(const char* op_name, const Tensor& a, const Tensor& b) {
   std::array<StableIValue, 2> stack{torch::stable::detail::from(a), torch::stable::detail::from(b)};
   MYKERNELS_CHECK(torch_call_dispatcher("aten::result_type", "Tensor", stack.data(),
                                         TORCH_ABI_VERSION) == AOTI_TORCH_SUCCESS,
-                  "mykernels.add: aten::result_type failed: ", last_torch_error());
+                  "mykernels.", op_name, ": aten::result_type failed: ", last_torch_error());
   return torch::stable::detail::to<ScalarType>(stack[0]);
 }
 
-Tensor as_dtype(const Tensor& t, ScalarType type) {
-  return t.scalar_type() == type ? t : torch::stable::to(t, type);
-}
+// torch's default float dtype, which the stable ABI reads only as the dtype of a new tensor.
+ScalarType default_float_dtype() { return torch::stable::empty({0}).scalar_type(); }
 
-Tensor square_op(Tensor x) { return square(view_of(x)); }
-
-Tensor add_op(Tensor a, Tensor b, double alpha) {
-  const View va = view_of(a);
-  const View vb = view_of(b);
-  MYKERNELS_CHECK(va.device == vb.device,
-                  "mykernels.add: expected a and b on the same device, got ", va.device, " and ",
-                  vb.device);
+// The result dtype of Op on `inputs` (Promotion in cpp/core/ops.h).
+template <class Op>
+ScalarType promote(const std::array<Tensor, Op::kArity>& inputs) {
+  static_assert(Op::kArity <= 2,
+                "aten::result_type takes two tensors: promoting more inputs is not written yet");
+  ScalarType type = inputs[0].scalar_type();
   // Tensors of one dtype promote to it: no dispatcher call on the common path.
-  const ScalarType type = va.dtype == vb.dtype ? va.dtype : result_type(a, b);
-  (void)check_dtype("add", type);
-  if (va.dtype == type && vb.dtype == type) {
-    return add(va, vb, alpha);
+  if (Op::kArity == 2 && inputs[Op::kArity - 1].scalar_type() != type) {
+    type = result_type(Op::kName, inputs[0], inputs[Op::kArity - 1]);
   }
-  const Tensor pa = as_dtype(a, type);
-  const Tensor pb = as_dtype(b, type);
-  return add(view_of(pa), view_of(pb), alpha);
+  if (Op::kPromotion == Promotion::kIntegerToFloat && is_integral_or_bool(type)) {
+    type = default_float_dtype();
+  }
+  return type;
 }
 
-Tensor d_sigmoid_op(Tensor z) {
-  const ScalarType type = z.scalar_type();
-  if (!is_integral_or_bool(type)) {
-    return d_sigmoid(view_of(z));
+// "a and b", "x, y and z": the names of a list, for messages.
+template <class T, std::size_t N>
+void write_list(std::ostream& os, const std::array<T, N>& items) {
+  for (std::size_t i = 0; i < N; ++i) {
+    os << (i == 0 ? "" : i + 1 == N ? " and " : ", ") << items[i];
   }
-  // Integer and bool inputs are promoted like torch.sigmoid: to the default float dtype, which
-  // the stable ABI reads only as the dtype of a new tensor.
-  const ScalarType float_type = torch::stable::empty({0}).scalar_type();
-  (void)check_dtype("d_sigmoid", float_type);
-  const Tensor promoted = torch::stable::to(z, float_type);
-  return d_sigmoid(view_of(promoted));
 }
+
+template <class T, std::size_t N>
+struct List {
+  const std::array<T, N>& items;
+  friend std::ostream& operator<<(std::ostream& os, const List& list) {
+    write_list(os, list.items);
+    return os;
+  }
+};
+
+template <class Op>
+Tensor call_operator(std::array<Tensor, Op::kArity> inputs, const Op& op) {
+  constexpr int kArity = Op::kArity;
+  std::array<Device, kArity> devices;
+  for (int k = 0; k < kArity; ++k) {
+    devices[k] = view_of(inputs[k]).device;
+  }
+  MYKERNELS_CHECK(
+      std::all_of(devices.begin(), devices.end(), [&](Device d) { return d == devices[0]; }),
+      "mykernels.", Op::kName, ": expected ", List{Signature<Op>::kNames},
+      " on the same device, got ", List{devices});
+  const ScalarType type = promote<Op>(inputs);
+  (void)check_dtype(Op::kName, type);
+  std::array<View, kArity> views;
+  for (int k = 0; k < kArity; ++k) {
+    if (inputs[k].scalar_type() != type) {
+      inputs[k] = torch::stable::to(inputs[k], type);
+    }
+    views[k] = view_of(inputs[k]);
+  }
+  Call<kArity> call;
+  prepare<Op>(views, call);
+  return run(op, views, call);
+}
+
+// The operator's function as the schema declares it: kArity tensors, then the floats that make up
+// the op's members, for TORCH_BOX.
+template <class Op, class Tensors = std::make_index_sequence<Op::kArity>,
+          class Scalars = std::make_index_sequence<Signature<Op>::kScalars>>
+struct Operator;
+
+template <class Op, std::size_t... T, std::size_t... S>
+struct Operator<Op, std::index_sequence<T...>, std::index_sequence<S...>> {
+  template <std::size_t>
+  using TensorArgument = Tensor;
+  template <std::size_t>
+  using ScalarArgument = double;
+
+  static Tensor call(TensorArgument<T>... tensors, ScalarArgument<S>... scalars) {
+    return call_operator<Op>({std::move(tensors)...}, Op{scalars...});
+  }
+  static constexpr auto kFunction = &call;
+};
 
 }  // namespace
 
 STABLE_TORCH_LIBRARY(mykernels, m) {
-  m.def("square(Tensor x) -> Tensor");
-  m.def("add(Tensor a, Tensor b, *, float alpha=1) -> Tensor");
-  m.def("d_sigmoid(Tensor z) -> Tensor");
+#define MYKERNELS_DEFINE(OP) m.def(OP::kSchema);
+  MYKERNELS_FOR_EACH_OP(MYKERNELS_DEFINE)
+#undef MYKERNELS_DEFINE
 }
 
 // One implementation per op serves both devices: run_elementwise picks the engine. A build without
 // CUDA registers the CUDA key too, so that CUDA tensors get a message saying how to rebuild.
-STABLE_TORCH_LIBRARY_IMPL(mykernels, CPU, m) {
-  m.impl("square", TORCH_BOX(&square_op));
-  m.impl("add", TORCH_BOX(&add_op));
-  m.impl("d_sigmoid", TORCH_BOX(&d_sigmoid_op));
+#define MYKERNELS_IMPLEMENT(OP) m.impl(OP::kName, TORCH_BOX(Operator<OP>::kFunction));
+STABLE_TORCH_LIBRARY_IMPL(mykernels, CPU, m){
+    MYKERNELS_FOR_EACH_OP(MYKERNELS_IMPLEMENT)} STABLE_TORCH_LIBRARY_IMPL(mykernels, CUDA, m) {
+  MYKERNELS_FOR_EACH_OP(MYKERNELS_IMPLEMENT)
 }
-
-STABLE_TORCH_LIBRARY_IMPL(mykernels, CUDA, m) {
-  m.impl("square", TORCH_BOX(&square_op));
-  m.impl("add", TORCH_BOX(&add_op));
-  m.impl("d_sigmoid", TORCH_BOX(&d_sigmoid_op));
-}
+#undef MYKERNELS_IMPLEMENT
 
 }  // namespace mykernels

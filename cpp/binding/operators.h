@@ -1,9 +1,10 @@
-// The operators' implementations on the LibTorch stable ABI, shared by their registrations
-// (operators.cpp) and the eager fast path of the public functions (fast_path.cpp).
+// The ops of the table (cpp/core/ops.h) on the LibTorch stable ABI: what their operators
+// (operators.cpp) and the eager fast path (fast_path.cpp) share.
 #pragma once
 
 #include <torch/csrc/stable/tensor.h>
 
+#include <array>
 #include <cstdint>
 
 #include "elementwise.h"
@@ -26,12 +27,28 @@ struct View {
 
 View view_of(const Tensor& t);
 
-// The ops on inputs that already have the result's dtype (the operators promote first), add's on
-// one device (the operator says so when they are not; the fast path declines). Each
-// checks its arguments, allocates the result (as torch.empty_like would) and runs the kernel on
-// the inputs' device; user errors are std::runtime_error with a message naming the op.
-Tensor square(const View& x);
-Tensor add(const View& a, const View& b, double alpha);
-Tensor d_sigmoid(const View& z);
+inline constexpr int kMaxTorchDims = 64;  // torch's limit on a tensor's dimensions
+
+// One call of an op with N inputs: the inputs' broadcast shape and each input's strides over it
+// (0 along the dimensions where it is broadcast).
+template <int N>
+struct Call {
+  DType dtype;  // the engines' name of the inputs' dtype
+  int ndim;
+  std::int64_t numel;
+  std::int64_t shape[kMaxTorchDims];
+  std::int64_t strides[N][kMaxTorchDims];
+};
+
+// Checks the inputs of `Op`, which already have the result's dtype and one device (the operators
+// promote first; the fast path declines otherwise), and works out `call`. A user error (a dtype
+// the kernels do not take, shapes that do not broadcast) is a std::runtime_error naming the op.
+template <class Op>
+void prepare(const std::array<View, Op::kArity>& inputs, Call<Op::kArity>& call);
+
+// Allocates the result (as torch would: the first input's layout when it has the result's shape,
+// else contiguous) and runs `op` on the inputs' device.
+template <class Op>
+Tensor run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call);
 
 }  // namespace mykernels

@@ -1,21 +1,47 @@
-// The math of each op, written once for the CPU and the CUDA kernels.
+// The op table: every mykernels op, described once, in torch-free C++ that both engines compile.
 //
-// A functor receives its inputs in the compute type (float for float32, float16 and bfloat16
-// tensors, double for float64 tensors) and returns the result in that type; the engines do the
-// loads, the conversions and the stores. Adding an elementwise op means adding one functor here and
-// one line to MYKERNELS_FOR_EACH_OP.
+// An op is a struct with
+//   kName       its name: mykernels.<kName> in Python, torch.ops.mykernels.<kName> as an operator
+//   kSchema     its torch schema. Tensor arguments come first, then float arguments, which are the
+//               struct's members in the same order (the stable ABI has no Scalar); one Tensor
+//               result. The binding checks the schema against kArity and the members.
+//   kArity      the number of tensor inputs; they broadcast against each other, like torch's
+//   kPromotion  how the result's dtype follows from the inputs' dtypes (Promotion below)
+//   operator()  the math, on the inputs in the compute type (float for float32, float16 and
+//               bfloat16 tensors, double for float64 tensors), returning the result in that type;
+//               the engines do the loads, the conversions and the stores.
+// and one line in MYKERNELS_FOR_EACH_OP. Everything else is generated from this table: the
+// operators' schemas and their CPU and CUDA registrations, the eager fast path, every engine's
+// dtype dispatch and instantiations (cpp/binding, cpp/cpu, cuda/), and in Python the fake kernels
+// and the list of ops (python/mykernels/ops.py, which holds the public functions and the
+// autograd formulas). docs/adding-an-op.md walks through adding one.
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #include "cpp/core/host_device.h"
 #include "cpp/core/math.h"
 
 namespace mykernels {
 
+// How an op's result dtype follows from its inputs'. The result dtype must be float32, float64,
+// float16 or bfloat16; the inputs are converted to it before the kernel runs.
+enum class Promotion : std::int8_t {
+  // torch.result_type of the inputs (a 0-dim tensor counts only where its category is higher),
+  // like torch.add and torch.square.
+  kCommon,
+  // The same, then an integer or bool dtype becomes torch's default float dtype, like
+  // torch.sigmoid.
+  kIntegerToFloat,
+};
+
 // square(x) = x * x
 struct Square {
+  static constexpr const char* kName = "square";
+  static constexpr const char* kSchema = "square(Tensor x) -> Tensor";
   static constexpr int kArity = 1;
+  static constexpr Promotion kPromotion = Promotion::kCommon;
 
   template <class T>
   MYKERNELS_HOST_DEVICE T operator()(T x) const {
@@ -25,7 +51,10 @@ struct Square {
 
 // add(a, b, alpha) = a + alpha * b
 struct Add {
+  static constexpr const char* kName = "add";
+  static constexpr const char* kSchema = "add(Tensor a, Tensor b, *, float alpha=1) -> Tensor";
   static constexpr int kArity = 2;
+  static constexpr Promotion kPromotion = Promotion::kCommon;
   double alpha;
 
   template <class T>
@@ -38,7 +67,10 @@ struct Add {
 // t lies in [0, 1], so nothing overflows or cancels: the result is finite and in [0, 0.25] for
 // every z (0 at +-inf), exactly 0.25 at z = 0, and NaN for NaN.
 struct DSigmoid {
+  static constexpr const char* kName = "d_sigmoid";
+  static constexpr const char* kSchema = "d_sigmoid(Tensor z) -> Tensor";
   static constexpr int kArity = 1;
+  static constexpr Promotion kPromotion = Promotion::kIntegerToFloat;
 
   template <class T>
   MYKERNELS_HOST_DEVICE T operator()(T z) const {
@@ -52,7 +84,7 @@ struct DSigmoid {
   }
 };
 
-// Every op, for explicit instantiation of the engines.
+// Every op. X(Op) is expanded once per op wherever the table is used.
 #define MYKERNELS_FOR_EACH_OP(X) \
   X(Square)                      \
   X(Add)                         \

@@ -55,8 +55,8 @@ def _check_cpu_capability() -> None:
 
 _check_cpu_capability()
 
-from . import _C  # noqa: E402  (registers torch.ops.mykernels)
-from .ops import add, d_sigmoid, square  # noqa: E402
+from . import _C, ops  # noqa: E402  (_C registers torch.ops.mykernels)
+from .ops import *  # noqa: E402, F403  (the public functions, one per op: ops.__all__)
 
 __version__: str = _BUILD_INFO["version"]
 
@@ -78,4 +78,4 @@ def build_info() -> dict[str, object]:
     return info
 
 
-__all__ = ["__version__", "add", "build_info", "d_sigmoid", "square"]
+__all__ = ["__version__", "build_info", *ops.__all__]

@@ -3,10 +3,10 @@
 For each op, dtype and size it prints the time per call, the bandwidth (bytes read and written over
 time), that bandwidth as a fraction of ``out.copy_(x)``'s at the same size and dtype, and the ratio
 of torch eager's and torch.compile's time to mykernels' (above 1: mykernels is faster). The torch
-equivalents are ``torch.square``, ``torch.add`` and, for d_sigmoid, the eager
-``s = torch.sigmoid(z); (1 - s) * s`` (three kernels). A second table gives the host time per call
-on 1024 float32 elements, where the call itself, not memory, is the cost. ``--plot`` writes
-bandwidth against size as a PNG (needs matplotlib).
+equivalents are the ops' ``torch_equivalent`` (``mykernels.ops.OPS``): ``torch.square``,
+``torch.add`` and, for d_sigmoid, the eager ``s = torch.sigmoid(z); (1 - s) * s`` (three kernels).
+A second table gives the host time per call on 1024 float32 elements, where the call itself, not
+memory, is the cost. ``--plot`` writes bandwidth against size as a PNG (needs matplotlib).
 
 mykernels, torch eager and torch.compile are timed in alternation, case by case, so that their
 ratios come from the same state of the machine. GPU times are medians of rounds of 20 back-to-back
@@ -17,6 +17,7 @@ times are medians of single calls. Compare ratios, not times taken on different 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -31,16 +32,9 @@ import mykernels
 Fn = Callable[..., torch.Tensor]
 
 
-def _eager_d_sigmoid(z: torch.Tensor) -> torch.Tensor:
-    s = torch.sigmoid(z)
-    return (1 - s) * s
-
-
 # op name -> (mykernels function, torch eager equivalent, number of tensor inputs)
 OPS: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor], int]] = {
-    "square": (mykernels.square, torch.square, 1),
-    "add": (mykernels.add, torch.add, 2),
-    "d_sigmoid": (mykernels.d_sigmoid, _eager_d_sigmoid, 1),
+    name: (op.function, op.torch_equivalent, op.arity) for name, op in mykernels.ops.OPS.items()
 }
 
 
@@ -140,7 +134,11 @@ def bandwidth_rows(
     """The bandwidth table, a row at a time."""
     compiled = {}
     cases = [(op, "contiguous") for op in OPS]
-    cases += [("square", "transposed"), ("square", "sliced"), ("add", "broadcast")]
+    # The strided layouts, on the first op of one input and the first of two.
+    unary = next(op for op, (_, _, arity) in OPS.items() if arity == 1)
+    binary = next((op for op, (_, _, arity) in OPS.items() if arity == 2), None)
+    cases += [(unary, "transposed"), (unary, "sliced")]
+    cases += [(binary, "broadcast")] if binary else []
     for dtype in dtypes:
         for n in sizes:
             copy_in = torch.randn(n, device=device).to(dtype)
@@ -219,15 +217,12 @@ def host_time_per_call(
 
 def host_rows(device: str) -> list[dict[str, float | str]]:
     """Host time per call on 1024 float32 elements, mykernels and torch side by side."""
-    x, y = torch.randn(1024, device=device), torch.randn(1024, device=device)
-    pairs = {
-        "square": (lambda: mykernels.square(x), lambda: torch.square(x)),
-        "add": (lambda: mykernels.add(x, y), lambda: torch.add(x, y)),
-        "d_sigmoid": (lambda: mykernels.d_sigmoid(x), lambda: _eager_d_sigmoid(x)),
-    }
+    inputs = [torch.randn(1024, device=device) for _ in range(max(a for _, _, a in OPS.values()))]
     rows = []
-    for op, (ours, theirs) in pairs.items():
-        times = host_time_per_call({"ours": ours, "theirs": theirs}, device)
+    for op, (ours, theirs, arity) in OPS.items():
+        args = inputs[:arity]
+        calls = {"ours": functools.partial(ours, *args), "theirs": functools.partial(theirs, *args)}
+        times = host_time_per_call(calls, device)
         rows.append(
             {
                 "op": op,
