@@ -1,10 +1,10 @@
-"""What the tests share: devices, dtypes, the op table, input layouts and the comparison."""
+"""What the tests share: devices, dtypes, the tests' op table, input layouts and the comparison."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import torch
@@ -56,22 +56,64 @@ SIZES = [
 
 @dataclass(frozen=True)
 class Op:
-    """A mykernels op, its float64 reference and how many tensor inputs it takes."""
+    """A mykernels op as the tests see it. The tests' op table (OPS below) has one per op, and
+    every shared test file runs over it (OP_PARAMS)."""
 
     name: str
-    fn: Callable[..., torch.Tensor]
-    reference: Callable[..., torch.Tensor]
-    arity: int
+    # The float64 reference: the op's math with torch, on float64 tensors (differentiable, for the
+    # gradient tests), taking the float arguments as keywords, with the schema's defaults.
+    math: Callable[..., torch.Tensor]
+    # torch's own op whose result dtype mykernels' follows (torch.result_type's rules and more).
+    like: Callable[..., torch.Tensor]
+    # The values of the float arguments the tests pass, in schema order: the first of each is the
+    # one fixed tests use (not the default, so that passing one is tested); property tests draw.
+    kwarg_choices: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    # The input recipe: inputs are normal with this standard deviation.
+    scale: float = 3.0
+
+    @property
+    def arity(self) -> int:
+        return mykernels.ops.OPS[self.name].arity
+
+    @property
+    def kwargs(self) -> dict[str, float]:
+        return {key: values[0] for key, values in self.kwarg_choices.items()}
+
+    def fn(self, *tensors: torch.Tensor, **kwargs: float) -> torch.Tensor:
+        """The public function, mykernels.<name>."""
+        return getattr(mykernels, self.name)(*tensors, **(kwargs or self.kwargs))
+
+    def reference(self, *tensors: torch.Tensor, **kwargs: float) -> torch.Tensor:
+        return self.math(*tensors, **(kwargs or self.kwargs))
+
+    def fast(self, *tensors: torch.Tensor) -> torch.Tensor | None:
+        """The fast-path function itself: the result, or None where it leaves the call to the
+        operator."""
+        return getattr(mykernels._C, self.name)(*tensors, *self.kwargs.values())
+
+    def operator(self, *tensors: torch.Tensor, **kwargs: float) -> torch.Tensor:
+        """The operator, torch.ops.mykernels.<name>."""
+        return getattr(torch.ops.mykernels, self.name).default(*tensors, **(kwargs or self.kwargs))
+
+    def inputs(self, shape, dtype=torch.float32, device="cpu", layout="contiguous"):
+        """Fresh inputs of `shape` by the op's recipe, stored in `layout` (with_layout)."""
+        return [with_layout(layout, shape, dtype, device, self.scale) for _ in range(self.arity)]
 
 
-ALPHA = 0.75
 OPS = [
-    Op("square", mykernels.square, torch.square, 1),
-    Op("add", lambda a, b: mykernels.add(a, b, alpha=ALPHA), lambda a, b: a + ALPHA * b, 2),
+    Op("square", lambda x: x * x, torch.square),
+    Op(
+        "add",
+        lambda a, b, alpha=1: a + alpha * b,
+        torch.add,
+        kwarg_choices={"alpha": (0.75, 1, -1, 0.5, 3, -2.25)},
+    ),
     # sigmoid(z) * sigmoid(-z) = s(1 - s), without the cancellation of 1 - s for large z.
-    Op("d_sigmoid", mykernels.d_sigmoid, lambda z: torch.sigmoid(z) * torch.sigmoid(-z), 1),
+    Op("d_sigmoid", lambda z: torch.sigmoid(z) * torch.sigmoid(-z), torch.sigmoid),
 ]
 OP_PARAMS = [pytest.param(op, id=op.name) for op in OPS]
+TABLE = {op.name: op for op in OPS}
+assert set(TABLE) == set(mykernels.ops.OPS), "the tests' op table must have every op of the build"
 
 
 def random(shape, dtype=torch.float32, device="cpu", *, scale: float = 3.0) -> torch.Tensor:
@@ -79,21 +121,26 @@ def random(shape, dtype=torch.float32, device="cpu", *, scale: float = 3.0) -> t
     return (torch.randn(shape, dtype=torch.float64, device=device) * scale).to(dtype)
 
 
-def with_layout(layout: str, shape, dtype, device) -> torch.Tensor:
+def with_layout(layout: str, shape, dtype, device, scale: float = 3.0) -> torch.Tensor:
     """A random tensor of `shape` stored in one of the layouts the engines must handle."""
+
+    def fresh(base_shape) -> torch.Tensor:
+        return random(base_shape, dtype, device, scale=scale)
+
+    shape = tuple(shape) if isinstance(shape, (tuple, list, torch.Size)) else (shape,)
     if layout == "contiguous":
-        return random(shape, dtype, device)
+        return fresh(shape)
     if layout == "transposed":
-        return random(shape[::-1], dtype, device).mT
+        return fresh(shape[::-1]).mT
     if layout == "channels_last":
-        return random(shape, dtype, device).contiguous(memory_format=torch.channels_last)
+        return fresh(shape).contiguous(memory_format=torch.channels_last)
     if layout == "sliced":  # every other element of the last dimension
-        return random((*shape[:-1], 2 * shape[-1]), dtype, device)[..., ::2]
+        return fresh((*shape[:-1], 2 * shape[-1]))[..., ::2]
     if layout == "offset":  # storage offset of one element: breaks 16-byte alignment
         n = int(torch.Size(shape).numel())
-        return random(n + 1, dtype, device)[1:].view(shape)
+        return fresh(n + 1)[1:].view(shape)
     if layout == "expanded":  # zero stride along the first dimension
-        return random((1, *shape[1:]), dtype, device).expand(shape)
+        return fresh((1, *shape[1:])).expand(shape)
     raise ValueError(layout)
 
 

@@ -22,7 +22,7 @@ for dtype in (torch.float16, torch.bfloat16):
 for op in OPS:
     for dtype in DTYPES:
         for layout in ("contiguous", "sliced", "expanded"):
-            inputs = [with_layout(layout, (37, 1029), dtype, "cpu") for _ in range(op.arity)]
+            inputs = op.inputs((37, 1029), dtype, "cpu", layout)
             assert_matches(op.fn(*inputs), op.reference(*(x.double() for x in inputs)), dtype)
 print(mykernels._C.cpu_capability)
 """

@@ -15,8 +15,8 @@ def test_runs_on_the_current_stream(op):
     # The inputs are written on a side stream after a long sleep; a kernel launched anywhere but on
     # that stream would read them before they are written.
     stream = torch.cuda.Stream()
-    sources = [random(1 << 20, device="cuda") for _ in range(op.arity)]
-    inputs = [random(1 << 20, device="cuda") for _ in range(op.arity)]
+    sources = op.inputs(1 << 20, device="cuda")
+    inputs = op.inputs(1 << 20, device="cuda")
     torch.cuda.synchronize()
     with torch.cuda.stream(stream):
         torch.cuda._sleep(50_000_000)
@@ -29,7 +29,7 @@ def test_runs_on_the_current_stream(op):
 
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_cuda_graph_replay(op):
-    inputs = [random((999, 7), device="cuda") for _ in range(op.arity)]
+    inputs = op.inputs((999, 7), device="cuda")
     op.fn(*inputs)  # warm up outside the capture
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
@@ -47,7 +47,7 @@ def test_cuda_graph_replay(op):
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_runs_on_the_tensors_device(op):
     torch.cuda.set_device(0)
-    inputs = [random((4097,), device="cuda:1") for _ in range(op.arity)]
+    inputs = op.inputs((4097,), device="cuda:1")
     result = op.fn(*inputs)
     assert result.device == torch.device("cuda:1")
     assert torch.cuda.current_device() == 0

@@ -14,12 +14,7 @@ from helpers import (
     SIZES,
     assert_matches,
     random,
-    with_layout,
 )
-
-
-def _inputs(op, shape, dtype, device):
-    return [random(shape, dtype, device) for _ in range(op.arity)]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -27,7 +22,7 @@ def _inputs(op, shape, dtype, device):
 @pytest.mark.parametrize("op", OP_PARAMS)
 @pytest.mark.parametrize("size", SIZES)
 def test_sizes(op, dtype, device, size):
-    inputs = _inputs(op, (size,), dtype, device)
+    inputs = op.inputs((size,), dtype, device)
     originals = [x.clone() for x in inputs]
     result = op.fn(*inputs)
     assert result.device == inputs[0].device
@@ -41,7 +36,7 @@ def test_sizes(op, dtype, device, size):
 @pytest.mark.parametrize("op", OP_PARAMS)
 @pytest.mark.parametrize("shape", [(), (1,), (5, 1, 3), (2, 3, 4, 5, 6, 7, 8, 9, 2, 3)])
 def test_shapes(op, dtype, device, shape):
-    inputs = _inputs(op, shape, dtype, device)
+    inputs = op.inputs(shape, dtype, device)
     assert_matches(op.fn(*inputs), op.reference(*(x.double() for x in inputs)), dtype)
 
 
@@ -51,7 +46,7 @@ def test_shapes(op, dtype, device, shape):
 @pytest.mark.parametrize("layout", list(LAYOUT_SHAPES))
 def test_layouts(op, dtype, device, layout):
     shape = LAYOUT_SHAPES[layout]
-    inputs = [with_layout(layout, shape, dtype, device) for _ in range(op.arity)]
+    inputs = op.inputs(shape, dtype, device, layout)
     result = op.fn(*inputs)
     assert_matches(result, op.reference(*(x.double() for x in inputs)), dtype)
     # The output's strides follow torch.empty_like: dense layouts are kept, others made contiguous.
@@ -73,7 +68,7 @@ def test_many_dimensions(op, device):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_gradcheck(op, device):
-    inputs = [random((4, 5), torch.float64, device).requires_grad_() for _ in range(op.arity)]
+    inputs = [x.requires_grad_() for x in op.inputs((4, 5), torch.float64, device)]
     assert torch.autograd.gradcheck(op.fn, inputs)
     assert torch.autograd.gradgradcheck(op.fn, inputs)
 
@@ -82,7 +77,7 @@ def test_gradcheck(op, device):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_backward_matches_torch(op, dtype, device):
-    inputs = [random((33, 7), dtype, device).requires_grad_() for _ in range(op.arity)]
+    inputs = [x.requires_grad_() for x in op.inputs((33, 7), dtype, device)]
     references = [x.detach().double().requires_grad_() for x in inputs]
     grad = random((33, 7), dtype, device)
     op.fn(*inputs).backward(grad)
@@ -97,13 +92,12 @@ def test_backward_matches_torch(op, dtype, device):
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_opcheck(op, device):
     samples = [
-        [random((3, 5), torch.float32, device) for _ in range(op.arity)],
-        [random((3, 5), torch.float64, device).requires_grad_() for _ in range(op.arity)],
-        [random((7, 3), torch.float16, device).mT for _ in range(op.arity)],
+        op.inputs((3, 5), torch.float32, device),
+        [x.requires_grad_() for x in op.inputs((3, 5), torch.float64, device)],
+        op.inputs((3, 7), torch.float16, device, "transposed"),
     ]
-    kwargs = {"alpha": 0.5} if op.name == "add" else {}
     for args in samples:
-        torch.library.opcheck(getattr(torch.ops.mykernels, op.name).default, args, kwargs)
+        torch.library.opcheck(getattr(torch.ops.mykernels, op.name).default, args, op.kwargs)
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -12,18 +12,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import mykernels
-from helpers import ALPHA, DEVICES, DTYPES, OP_PARAMS, random, with_layout
-
-
-def _fast(op, *inputs):
-    """The fast-path function itself: the result, or None where it leaves the call to the op."""
-    extra = (ALPHA,) if op.name == "add" else ()
-    return getattr(mykernels._C, op.name)(*inputs, *extra)
-
-
-def _operator(op, *inputs):
-    kwargs = {"alpha": ALPHA} if op.name == "add" else {}
-    return getattr(torch.ops.mykernels, op.name).default(*inputs, **kwargs)
+from helpers import DEVICES, DTYPES, OP_PARAMS, random
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -31,10 +20,10 @@ def _operator(op, *inputs):
 @pytest.mark.parametrize("layout", ["contiguous", "transposed", "sliced", "expanded"])
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_same_result_as_the_operator(op, layout, dtype, device):
-    inputs = [with_layout(layout, (37, 129), dtype, device) for _ in range(op.arity)]
-    fast = _fast(op, *inputs)
+    inputs = op.inputs((37, 129), dtype, device, layout)
+    fast = op.fast(*inputs)
     assert fast is not None, "the fast path declined plain tensors"
-    expected = _operator(op, *inputs)
+    expected = op.operator(*inputs)
     torch.testing.assert_close(fast, expected, rtol=0, atol=0)
     assert fast.stride() == expected.stride()
     assert not fast.requires_grad
@@ -43,11 +32,11 @@ def test_same_result_as_the_operator(op, layout, dtype, device):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_taken_without_grad_mode_and_under_inference_mode(op, device):
-    inputs = [random(64, device=device).requires_grad_() for _ in range(op.arity)]
+    inputs = [x.requires_grad_() for x in op.inputs(64, device=device)]
     with torch.no_grad():
-        assert _fast(op, *inputs) is not None
+        assert op.fast(*inputs) is not None
     with torch.inference_mode():
-        assert _fast(op, *(x.detach().clone() for x in inputs)) is not None
+        assert op.fast(*(x.detach().clone() for x in inputs)) is not None
 
 
 class _Subclass(torch.Tensor):
@@ -72,27 +61,27 @@ class _RecordingDispatchMode(TorchDispatchMode):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_declined_where_torch_would_do_more(op, device):
-    inputs = [random(64, device=device) for _ in range(op.arity)]
+    inputs = op.inputs(64, device=device)
     needs_grad = [x.clone().requires_grad_() for x in inputs]
-    assert _fast(op, *needs_grad) is None
-    assert _fast(op, *(x.as_subclass(_Subclass) for x in inputs)) is None
-    assert _fast(op, *(x.to("meta") for x in inputs)) is None
+    assert op.fast(*needs_grad) is None
+    assert op.fast(*(x.as_subclass(_Subclass) for x in inputs)) is None
+    assert op.fast(*(x.to("meta") for x in inputs)) is None
     with _PassThroughFunctionMode():
-        assert _fast(op, *inputs) is None
+        assert op.fast(*inputs) is None
     with _RecordingDispatchMode():
-        assert _fast(op, *inputs) is None
+        assert op.fast(*inputs) is None
     with torch.autocast(device_type=device):
-        assert _fast(op, *inputs) is None
+        assert op.fast(*inputs) is None
     with torch.profiler.profile(acc_events=True):
-        assert _fast(op, *inputs) is None
+        assert op.fast(*inputs) is None
     with torch.autograd.profiler.profile():
-        assert _fast(op, *inputs) is None
+        assert op.fast(*inputs) is None
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_modes_and_profiler_see_the_operator(op, device):
-    inputs = [random(64, device=device) for _ in range(op.arity)]
+    inputs = op.inputs(64, device=device)
     with _RecordingDispatchMode() as mode:
         op.fn(*inputs)
     assert mode.calls == [f"mykernels.{op.name}.default"]
@@ -107,20 +96,23 @@ def test_modes_and_profiler_see_the_operator(op, device):
 def test_jit_trace_records_the_operator(op, device):
     # Under torch.jit.trace the fast path declines, so that the trace holds the operator rather
     # than its result as a constant.
-    inputs = [random(64, device=device) for _ in range(op.arity)]
+    inputs = op.inputs(64, device=device)
     traced = torch.jit.trace(lambda *xs: op.fn(*xs) + xs[0], inputs, check_trace=False)
-    fresh = [random(64, device=device) for _ in range(op.arity)]
-    torch.testing.assert_close(traced(*fresh), _operator(op, *fresh) + fresh[0])
+    fresh = op.inputs(64, device=device)
+    torch.testing.assert_close(traced(*fresh), op.operator(*fresh) + fresh[0])
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_alpha_beyond_64_bits_goes_to_the_operator(device):
+@pytest.mark.parametrize("op", [p for p in OP_PARAMS if p.values[0].kwargs])
+def test_float_argument_beyond_64_bits_goes_to_the_operator(op, device):
     # Errors raised inside the fast path come from the operator too: tests/test_inputs.py checks
     # them through the public functions. Only Python ints that fit in 64 bits and floats take the
-    # fast path; the operator's alpha is a float, as the stable ABI has no Scalar.
-    x, y = random(64, device=device), random(64, device=device)
-    assert mykernels._C.add(x, y, 2**70) is None
-    torch.testing.assert_close(mykernels.add(x, y, alpha=2**70), x + float(2**70) * y)
+    # fast path as a float argument (the stable ABI has no Scalar).
+    inputs = op.inputs(64, device=device)
+    big = {key: 2**70 for key in op.kwargs}
+    assert getattr(mykernels._C, op.name)(*inputs, *big.values()) is None
+    wide = {key: float(value) for key, value in big.items()}
+    torch.testing.assert_close(op.fn(*inputs, **big), op.operator(*inputs, **wide))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -128,22 +120,22 @@ def test_alpha_beyond_64_bits_goes_to_the_operator(device):
 def test_declined_where_dlpack_would_export_wrong_memory(op, device):
     # DLPack exports a negative view's memory without the negation, and a ZeroTensor's NULL
     # pointer: both go to the operator, whose dispatcher materializes them first.
-    inputs = [random(64, device=device) for _ in range(op.arity)]
+    inputs = op.inputs(64, device=device)
     negative = [torch._neg_view(x) for x in inputs]
-    assert _fast(op, *negative) is None
-    torch.testing.assert_close(op.fn(*negative), _operator(op, *(-x for x in inputs)))
+    assert op.fast(*negative) is None
+    torch.testing.assert_close(op.fn(*negative), op.operator(*(-x for x in inputs)))
     zeros = [torch._efficientzerotensor(64, device=device) for _ in range(op.arity)]
-    assert _fast(op, *zeros) is None
-    torch.testing.assert_close(op.fn(*zeros), _operator(op, *(torch.zeros_like(x) for x in zeros)))
+    assert op.fast(*zeros) is None
+    torch.testing.assert_close(op.fn(*zeros), op.operator(*(torch.zeros_like(x) for x in zeros)))
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_declined_under_vmap_and_torch_func(op, device):
-    inputs = [random((3, 8), device=device) for _ in range(op.arity)]
+    inputs = op.inputs((3, 8), device=device)
     declined = []
-    torch.vmap(lambda *xs: declined.append(_fast(op, *xs) is None) or xs[0])(*inputs)
-    torch.func.grad(lambda *xs: declined.append(_fast(op, *xs) is None) or xs[0].sum())(*inputs)
+    torch.vmap(lambda *xs: declined.append(op.fast(*xs) is None) or xs[0])(*inputs)
+    torch.func.grad(lambda *xs: declined.append(op.fast(*xs) is None) or xs[0].sum())(*inputs)
     assert declined == [True, True]
 
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import mykernels
-from helpers import DEVICES, random, requires_cuda, requires_two_gpus
+from helpers import DEVICES, OP_PARAMS, TABLE, random, requires_cuda, requires_two_gpus
 
 TORCH = "torch"
 DTYPE_MESSAGE = r"mykernels\.{op}: expected a tensor of dtype float32, float64, float16 or bfloat16, got torch\.{dtype}"
@@ -24,18 +24,11 @@ DTYPE_MESSAGE = r"mykernels\.{op}: expected a tensor of dtype float32, float64, 
 
 def _reference(op: str, args: tuple, kwargs: dict) -> torch.Tensor:
     wide = [a.double() if isinstance(a, torch.Tensor) else a for a in args]
-    if op == "square":
-        return torch.square(wide[0])
-    if op == "add":
-        return torch.add(wide[0], wide[1], **kwargs)
-    return torch.sigmoid(wide[0]) * torch.sigmoid(-wide[0])
+    return TABLE[op].math(*wide, **kwargs)
 
 
 def _torch_dtype(op: str, args: tuple) -> torch.dtype:
-    if op == "add":
-        return torch.result_type(args[0], args[1])
-    dtype = args[0].dtype
-    return dtype if dtype.is_floating_point else torch.get_default_dtype()
+    return TABLE[op].like(*args).dtype
 
 
 @dataclass(frozen=True)
@@ -346,21 +339,35 @@ def test_no_grad_mode(device):
         assert not mykernels.square(x).requires_grad
 
 
+def _same_device_message(op, devices: list[str]) -> str:
+    """The message of `op` for tensors on `devices`, by the names in its schema."""
+    names = [a.name for a in getattr(torch.ops.mykernels, op.name).default._schema.arguments]
+    listed = ", ".join(names[: op.arity - 1]) + " and " + names[op.arity - 1]
+    got = ", ".join(devices[:-1]) + " and " + devices[-1]
+    return rf"mykernels\.{op.name}: expected {listed} on the same device, got {got}"
+
+
+BINARY = [p for p in OP_PARAMS if p.values[0].arity >= 2]
+
+
 @requires_cuda
-@pytest.mark.parametrize("op", ["square", "d_sigmoid"])
+@pytest.mark.parametrize("op", BINARY)
 def test_cpu_tensor_with_cuda_tensor(op):
-    cpu, cuda = random(3), getattr(mykernels, op)(random(3, device="cuda"))
-    for a, b, names in ((cpu, cuda, "cpu and cuda:0"), (cuda, cpu, "cuda:0 and cpu")):
+    # The CUDA tensor is a mykernels result: what the fast path returns is checked too.
+    cpu, cuda = random(3), mykernels.square(random(3, device="cuda"))
+    for first, devices in ((cpu, ["cpu", "cuda:0"]), (cuda, ["cuda:0", "cpu"])):
+        rest = cuda if first is cpu else cpu
+        inputs = [first] + [rest] * (op.arity - 1)
         with pytest.raises(
-            RuntimeError, match=rf"mykernels\.add: expected a and b on the same device, got {names}"
+            RuntimeError, match=_same_device_message(op, devices[:1] + devices[1:] * (op.arity - 1))
         ):
-            mykernels.add(a, b)
+            op.fn(*inputs)
 
 
 @requires_two_gpus
-def test_tensors_on_two_gpus():
-    with pytest.raises(
-        RuntimeError,
-        match=r"mykernels\.add: expected a and b on the same device, got cuda:0 and cuda:1",
-    ):
-        mykernels.add(random(3, device="cuda:0"), random(3, device="cuda:1"))
+@pytest.mark.parametrize("op", BINARY)
+def test_tensors_on_two_gpus(op):
+    inputs = [random(3, device="cuda:0")] + [random(3, device="cuda:1")] * (op.arity - 1)
+    devices = ["cuda:0"] + ["cuda:1"] * (op.arity - 1)
+    with pytest.raises(RuntimeError, match=_same_device_message(op, devices)):
+        op.fn(*inputs)

@@ -78,7 +78,7 @@ def test_eight_threads(op, device):
     def work(worker: int) -> int:
         for i in range(40):
             n = 1 + 997 * worker + 131 * i  # different sizes in every thread
-            inputs = [random((n,), device=device) for _ in range(op.arity)]
+            inputs = op.inputs((n,), device=device)
             assert_matches(
                 op.fn(*inputs), op.reference(*(x.double() for x in inputs)), torch.float32
             )
