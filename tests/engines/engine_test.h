@@ -1,0 +1,210 @@
+// The engines' test, without torch: every op of the table (cpp/core/ops.h) run by an engine on raw
+// host buffers, against a scalar reference, over ragged sizes, strided and broadcast inputs, for
+// float32, float64 and bfloat16. The reference applies the op's functor one element at a time in
+// the compute type, so this checks the engine (loads, conversions, vector widths, tails, strides,
+// the split of a call into ranges), while the math itself is checked against torch in float64 by
+// the Python tests.
+//
+// An engine is a type with
+//   template <class Op> void run(const Op&, DType, const Layout<Op::kArity + 1>&,
+//                                std::array<std::vector<std::byte>, Op::kArity + 1>& buffers)
+// that computes operand 0 from the others, where the layout's strides index each buffer.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "cpp/core/layout.h"
+#include "cpp/core/ops.h"
+
+namespace mykernels::engine_test {
+
+// The storage types, with the engines' compute type and the host's conversions.
+struct BFloat16 {
+  std::uint16_t bits;
+};
+
+template <class S>
+struct Storage {
+  using Compute = S;
+  static constexpr DType kDType = sizeof(S) == 8 ? DType::Float64 : DType::Float32;
+  static constexpr double kTolerance = sizeof(S) == 8 ? 1e-13 : 2e-6;  // relative
+  static S store(Compute v) { return v; }
+  static Compute load(S v) { return v; }
+};
+
+template <>
+struct Storage<BFloat16> {
+  using Compute = float;
+  static constexpr DType kDType = DType::BFloat16;
+  static constexpr double kTolerance = 8e-3;  // one bfloat16 ulp: the engines may round apart
+  static BFloat16 store(float v) {            // round to nearest even
+    const std::uint32_t u = std::bit_cast<std::uint32_t>(v);
+    return {static_cast<std::uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16)};
+  }
+  static float load(BFloat16 v) { return std::bit_cast<float>(std::uint32_t{v.bits} << 16); }
+};
+
+// The op with its float members set to values other than 0 and 1 (the binding checks that the
+// members are exactly the schema's doubles), so that they are seen to reach the kernel.
+template <class Op>
+Op make_op() {
+  if constexpr (std::is_empty_v<Op>) {
+    return Op{};
+  } else {
+    std::array<double, sizeof(Op) / sizeof(double)> values{};
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      values[i] = 0.75 - 1.5 * static_cast<double>(i);
+    }
+    return std::bit_cast<Op>(values);
+  }
+}
+
+// Deterministic values in (-4, 4), never 0.
+inline double value(std::uint64_t seed, std::int64_t i) {
+  std::uint64_t x =
+      (seed + 1) * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(i) * 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 31;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 29;
+  return (static_cast<double>(x >> 11) / 9007199254740992.0) * 8.0 - 4.0 + 1e-3;
+}
+
+struct Result {
+  int cases = 0;
+  int failures = 0;
+};
+
+// Runs Op in storage S on operands of shape `sizes` (outermost first): the output contiguous, input
+// k with strides `strides[k]` (0 where it is broadcast), and compares with the scalar reference.
+template <class Op, class S, class Engine>
+void check(Engine& engine, const std::string& name, const std::vector<std::int64_t>& sizes,
+           const std::array<std::vector<std::int64_t>, Op::kArity>& strides, Result& result) {
+  constexpr int kOperands = Op::kArity + 1;
+  using T = Storage<S>;
+  const int ndim = static_cast<int>(sizes.size());
+  std::array<std::vector<std::int64_t>, kOperands> all_strides;
+  all_strides[0].assign(ndim, 1);
+  for (int d = ndim - 2; d >= 0; --d) {
+    all_strides[0][d] = all_strides[0][d + 1] * std::max<std::int64_t>(sizes[d + 1], 1);
+  }
+  for (int k = 0; k < Op::kArity; ++k) {
+    all_strides[k + 1] = strides[k];
+  }
+  std::int64_t numel = 1;
+  for (std::int64_t size : sizes) {
+    numel *= size;
+  }
+  // Each operand's buffer spans its largest offset; inputs get fresh values, the output a marker.
+  std::array<std::vector<std::byte>, kOperands> buffers;
+  for (int k = 0; k < kOperands; ++k) {
+    std::int64_t span = numel == 0 ? 0 : 1;
+    for (int d = 0; d < ndim && numel > 0; ++d) {
+      span += (sizes[d] - 1) * all_strides[k][d];
+    }
+    buffers[k].resize(static_cast<std::size_t>(span) * sizeof(S));
+    for (std::int64_t i = 0; i < span; ++i) {
+      const S v = T::store(static_cast<typename T::Compute>(k == 0 ? 1e30 : value(k, i)));
+      std::memcpy(buffers[k].data() + i * sizeof(S), &v, sizeof(S));
+    }
+  }
+  const std::int64_t* stride_ptrs[kOperands];
+  for (int k = 0; k < kOperands; ++k) {
+    stride_ptrs[k] = all_strides[k].data();
+  }
+  Layout<kOperands> layout;
+  if (!make_layout(ndim, sizes.data(), stride_ptrs, layout)) {
+    std::printf("FAIL %s %s: make_layout refused %d dimensions\n", Op::kName, name.c_str(), ndim);
+    ++result.failures;
+    return;
+  }
+  const Op op = make_op<Op>();
+  std::array<std::vector<std::byte>, kOperands> inputs = buffers;
+  engine.run(op, T::kDType, layout, buffers);
+  ++result.cases;
+  // The reference, element by element in the output's (row-major) order.
+  std::vector<std::int64_t> index(ndim, 0);
+  for (std::int64_t i = 0; i < numel; ++i) {
+    std::int64_t rest = i;
+    for (int d = ndim - 1; d >= 0; --d) {
+      index[d] = rest % sizes[d];
+      rest /= sizes[d];
+    }
+    std::array<std::int64_t, kOperands> offsets{};
+    for (int k = 0; k < kOperands; ++k) {
+      for (int d = 0; d < ndim; ++d) {
+        offsets[k] += index[d] * all_strides[k][d];
+      }
+    }
+    std::array<typename T::Compute, Op::kArity> args;
+    for (int k = 0; k < Op::kArity; ++k) {
+      S v;
+      std::memcpy(&v, inputs[k + 1].data() + offsets[k + 1] * sizeof(S), sizeof(S));
+      args[k] = T::load(v);
+    }
+    const double want = T::load(T::store(std::apply([&](auto... a) { return op(a...); }, args)));
+    S got_s;
+    std::memcpy(&got_s, buffers[0].data() + offsets[0] * sizeof(S), sizeof(S));
+    const double got = T::load(got_s);
+    const bool close = std::abs(got - want) <= T::kTolerance * std::max(std::abs(want), 1e-3) ||
+                       (std::isnan(got) && std::isnan(want));
+    if (!close) {
+      std::printf("FAIL %s %s dtype %d: element %lld is %.9g, expected %.9g\n", Op::kName,
+                  name.c_str(), static_cast<int>(T::kDType), static_cast<long long>(i), got, want);
+      ++result.failures;
+      return;
+    }
+  }
+}
+
+// Every op, storage type and case.
+template <class Op, class S, class Engine>
+void check_all_cases(Engine& engine, Result& result) {
+  constexpr int kArity = Op::kArity;
+  auto same = [](std::vector<std::int64_t> s) {
+    std::array<std::vector<std::int64_t>, kArity> all;
+    all.fill(s);
+    return all;
+  };
+  // Ragged flat sizes: empty, single elements, around the vector widths and the block tiles.
+  for (std::int64_t n : {0, 1, 2, 3, 7, 8, 9, 15, 17, 31, 33, 127, 511, 513, 2049, 4097, 100003}) {
+    check<Op, S>(engine, "flat " + std::to_string(n), {n}, same({1}), result);
+  }
+  // Transposed inputs (37 x 129 read column-major), and every other element of the last dimension.
+  check<Op, S>(engine, "transposed", {37, 129}, same({1, 37}), result);
+  check<Op, S>(engine, "sliced", {37, 65}, same({130, 2}), result);
+  // A 4-d call whose inputs are contiguous in their last two dimensions only.
+  check<Op, S>(engine, "4-d", {3, 5, 7, 11}, same({5 * 7 * 11 * 2, 7 * 11 * 2, 11, 1}), result);
+  // Broadcast: the last input is a row repeated over the rows (stride 0), the others full.
+  std::array<std::vector<std::int64_t>, kArity> broadcast = same({129, 1});
+  broadcast[kArity - 1] = {0, 1};
+  check<Op, S>(engine, "broadcast row", {37, 129}, broadcast, result);
+  // Broadcast: the last input is one element for everything.
+  broadcast[kArity - 1] = {0, 0};
+  check<Op, S>(engine, "broadcast scalar", {37, 129}, broadcast, result);
+}
+
+template <class Engine>
+int run_all(Engine& engine, const char* engine_name) {
+  Result result;
+#define MYKERNELS_CHECK_OP(OP)                 \
+  check_all_cases<OP, float>(engine, result);  \
+  check_all_cases<OP, double>(engine, result); \
+  check_all_cases<OP, BFloat16>(engine, result);
+  MYKERNELS_FOR_EACH_OP(MYKERNELS_CHECK_OP)
+#undef MYKERNELS_CHECK_OP
+  std::printf("%s engine: %d cases, %d failed\n", engine_name, result.cases, result.failures);
+  return result.failures == 0 && result.cases > 0 ? 0 : 1;
+}
+
+}  // namespace mykernels::engine_test
