@@ -149,7 +149,7 @@ def main() -> None:
                     _timed(lambda: build_package(work, env)),
                 )
             )
-            kernels = ROOT / "cuda/src/instantiate.cu"
+            kernels = ROOT / "cuda/instantiate.cu"
             kernels.touch()
             results.append(
                 (
@@ -159,7 +159,7 @@ def main() -> None:
             )
             cmake_build = [shutil.which("cmake") or "cmake", "--build", str(work / "build")]
             for source in ("instantiate.cu", "launch.cu"):
-                (ROOT / "cuda/src" / source).touch()
+                (ROOT / "cuda" / source).touch()
                 results.append(
                     (
                         f"mykernels, rebuild after touching {source} (cmake --build)",

@@ -7,6 +7,8 @@ allocation of its own and a read past its end is caught.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 import mykernels
@@ -32,16 +34,16 @@ def main() -> None:
     for dtype in DTYPES:
         for n in SIZES:
             views = operands(n, dtype)
-            for name, x in views.items():
-                mykernels.square(x)
-                mykernels.d_sigmoid(x)
-                for other in views.values():
-                    mykernels.add(x, other, alpha=0.5)
+            for op in mykernels.ops.OPS.values():
+                # Every combination of the views as the op's inputs.
+                for inputs in itertools.product(views.values(), repeat=op.arity):
+                    op.function(*inputs)
                     calls += 1
-                calls += 2
-                if name == "aligned":  # a 2-d layout where each operand has strides of its own
-                    mykernels.add(x.view(1, n).expand(3, n), fresh2d(n, dtype).mT)
-                    calls += 1
+                # A 2-d layout where each operand has strides of its own.
+                x = views["aligned"]
+                rest = [fresh2d(n, dtype).mT for _ in range(op.arity - 1)]
+                op.function(x.view(1, n).expand(3, n), *rest)
+                calls += 1
     torch.cuda.synchronize()
     print(f"sanitizer workload: {calls} calls")
 

@@ -1,7 +1,8 @@
 // What the binding reads from an op's schema (cpp/core/ops.h), at compile time: the names of its
 // tensor arguments, for error messages, and the number of its float arguments, which the eager
-// fast path takes in schema order. Reading them also checks the table's entry: its name, its
-// kArity and its members must agree with the schema, or the build stops.
+// fast path takes in schema order. Reading them also checks the table's entry: its name and its
+// kArity must agree with the schema, and its size must be one double per float argument, or the
+// build stops. (The members' order, which must be the schema's, is not checked.)
 #pragma once
 
 #include <array>
@@ -82,11 +83,12 @@ struct Signature {
   static_assert(kSchema.ends_with("-> Tensor"), "an op returns one Tensor");
   static_assert(detail::tensors_then_floats(kSchema),
                 "an op's arguments are Tensors, then floats (the binding supports these two)");
+  static_assert(Op::kArity >= 1, "an op takes at least one tensor");
   static_assert(detail::count(kSchema, "Tensor") == Op::kArity,
                 "an op's kArity must be the number of Tensor arguments in its schema");
   static_assert(std::is_aggregate_v<Op> &&
                     sizeof(Op) == (kScalars == 0 ? 1 : kScalars * sizeof(double)),
-                "an op's members must be one double per float argument of its schema, in order");
+                "an op's members must be one double per float argument of its schema");
 
   // The tensor arguments' names, as in the schema.
   static constexpr std::array<std::string_view, Op::kArity> kNames = [] {

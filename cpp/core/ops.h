@@ -3,8 +3,9 @@
 // An op is a struct with
 //   kName       its name: mykernels.<kName> in Python, torch.ops.mykernels.<kName> as an operator
 //   kSchema     its torch schema. Tensor arguments come first, then float arguments, which are the
-//               struct's members in the same order (the stable ABI has no Scalar); one Tensor
-//               result. The binding checks the schema against kArity and the members.
+//               struct's members (doubles) in the same order (the stable ABI has no Scalar); one
+//               Tensor result. The binding checks the schema against kName, kArity and the
+//               number of members (cpp/binding/signature.h); their order is yours to keep.
 //   kArity      the number of tensor inputs; they broadcast against each other, like torch's
 //   kPromotion  how the result's dtype follows from the inputs' dtypes (Promotion below)
 //   operator()  the math, on the inputs in the compute type (float for float32, float16 and

@@ -31,6 +31,7 @@ class Op:
     function: Callable[..., torch.Tensor]  # the public function, mykernels.<name>
     torch_equivalent: Callable[..., torch.Tensor]  # torch's own, taking the same arguments
     arity: int  # the number of tensor arguments
+    floats: tuple[str, ...]  # the names of the float arguments (keywords of the public function)
 
 
 OPS: dict[str, Op] = {}
@@ -74,14 +75,14 @@ def _call(name: str, *tensors: object, **scalars: object) -> torch.Tensor:
     """Calls the operator `name` on the tensors and the float arguments, as the dispatcher would,
     after the checks that give a short message where the dispatcher's would be long."""
     schema = _SCHEMAS[name]
-    for argument, value in zip(schema.tensors, tensors, strict=True):
-        _check_tensor(name, argument, value)
     # The float arguments at their defaults are left out: keyword arguments cost time to parse.
     kwargs = {}
     for argument, value in scalars.items():
         _check_scalar(name, argument, value)
         if value != schema.defaults[argument]:
             kwargs[argument] = float(value)
+    for argument, value in zip(schema.tensors, tensors, strict=True):
+        _check_tensor(name, argument, value)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return schema.overload(*tensors, **kwargs)
     with torch._C._AutoDispatchBelowAutograd():
@@ -132,7 +133,8 @@ def _define(
             )
         torch.library.register_autograd(f"mykernels::{name}", backward, setup_context=setup_context)
         public = torch.compiler.allow_in_graph(function)
-        OPS[name] = Op(name, public, torch_equivalent, len(_SCHEMAS[name].tensors))
+        schema = _SCHEMAS[name]
+        OPS[name] = Op(name, public, torch_equivalent, len(schema.tensors), tuple(schema.defaults))
         __all__.append(name)
         return public
 
@@ -284,6 +286,8 @@ def _listed(items: list[str]) -> str:
 
 
 def _fake_kernel(name: str, promotion: str) -> Callable[..., torch.Tensor]:
+    if promotion not in ("common", "integer_to_float"):
+        raise ImportError(f"mykernels.ops: the promotion rule {promotion!r} of {name} is unknown")
     names = _SCHEMAS[name].tensors
 
     def fake(*tensors: torch.Tensor, **scalars: float) -> torch.Tensor:

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "cuda/engine.h"
 #include "tests/engines/engine_test.h"
