@@ -292,14 +292,15 @@ ScalarType result_type(const char* op_name, const Tensor& a, const Tensor& b) {
 // torch's default float dtype, which the stable ABI reads only as the dtype of a new tensor.
 ScalarType default_float_dtype() { return torch::stable::empty({0}).scalar_type(); }
 
-// The result dtype of Op on `inputs` (Promotion in cpp/core/ops.h).
+// The result dtype of Op on `inputs`, whose views are `views` (Promotion in cpp/core/ops.h).
 template <class Op>
-ScalarType promote(const std::array<Tensor, Op::kArity>& inputs) {
+ScalarType promote(const std::array<Tensor, Op::kArity>& inputs,
+                   const std::array<View, Op::kArity>& views) {
   static_assert(Op::kArity <= 2,
                 "aten::result_type takes two tensors: promoting more inputs is not written yet");
-  ScalarType type = inputs[0].scalar_type();
+  ScalarType type = views[0].dtype;
   // Tensors of one dtype promote to it: no dispatcher call on the common path.
-  if (Op::kArity == 2 && inputs[Op::kArity - 1].scalar_type() != type) {
+  if (Op::kArity == 2 && views[Op::kArity - 1].dtype != type) {
     type = result_type(Op::kName, inputs[0], inputs[Op::kArity - 1]);
   }
   if (Op::kPromotion == Promotion::kIntegerToFloat && is_integral_or_bool(type)) {
@@ -308,19 +309,14 @@ ScalarType promote(const std::array<Tensor, Op::kArity>& inputs) {
   return type;
 }
 
-// "a and b", "x, y and z": the names of a list, for messages.
-template <class T, std::size_t N>
-void write_list(std::ostream& os, const std::array<T, N>& items) {
-  for (std::size_t i = 0; i < N; ++i) {
-    os << (i == 0 ? "" : i + 1 == N ? " and " : ", ") << items[i];
-  }
-}
-
+// A list in messages: "a and b", "x, y and z".
 template <class T, std::size_t N>
 struct List {
   const std::array<T, N>& items;
   friend std::ostream& operator<<(std::ostream& os, const List& list) {
-    write_list(os, list.items);
+    for (std::size_t i = 0; i < N; ++i) {
+      os << (i == 0 ? "" : i + 1 == N ? " and " : ", ") << list.items[i];
+    }
     return os;
   }
 };
@@ -328,22 +324,23 @@ struct List {
 template <class Op>
 Tensor call_operator(std::array<Tensor, Op::kArity> inputs, const Op& op) {
   constexpr int kArity = Op::kArity;
+  std::array<View, kArity> views;
   std::array<Device, kArity> devices;
   for (int k = 0; k < kArity; ++k) {
-    devices[k] = view_of(inputs[k]).device;
+    views[k] = view_of(inputs[k]);
+    devices[k] = views[k].device;
   }
   MYKERNELS_CHECK(
       std::all_of(devices.begin(), devices.end(), [&](Device d) { return d == devices[0]; }),
       "mykernels.", Op::kName, ": expected ", List{Signature<Op>::kNames},
       " on the same device, got ", List{devices});
-  const ScalarType type = promote<Op>(inputs);
+  const ScalarType type = promote<Op>(inputs, views);
   (void)check_dtype(Op::kName, type);
-  std::array<View, kArity> views;
   for (int k = 0; k < kArity; ++k) {
-    if (inputs[k].scalar_type() != type) {
+    if (views[k].dtype != type) {
       inputs[k] = torch::stable::to(inputs[k], type);
+      views[k] = view_of(inputs[k]);
     }
-    views[k] = view_of(inputs[k]);
   }
   Call<kArity> call;
   prepare<Op>(views, call);
