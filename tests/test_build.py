@@ -32,6 +32,7 @@ def test_build_info():
         "compiler",
         "cuda_compiler",
         "build_type",
+        "commit",
     }
     assert info["version"] == mykernels.__version__ == importlib.metadata.version("mykernels")
     assert info["torch_min"] == "2.10"
@@ -44,6 +45,8 @@ def test_build_info():
         == (info["cuda_compiler"] is None)
         == (not info["cuda_architectures"] and not info["cuda_ptx"])
     )
+    # A hex commit (with "-dirty" for uncommitted changes) where the source was a git checkout.
+    assert info["commit"] is None or re.fullmatch(r"[0-9a-f]{7,40}(-dirty)?", info["commit"])
     info["cuda_architectures"].append("changed")  # a copy: the caller cannot change the record
     assert "changed" not in mykernels.build_info()["cuda_architectures"]
 

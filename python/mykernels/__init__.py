@@ -68,8 +68,10 @@ def build_info() -> dict[str, object]:
     binary uses torch's stable ABI and runs with every torch from ``torch_min`` on), ``torch_min``,
     ``cuda`` (the CUDA toolkit version, or None for a CPU-only build), ``cuda_architectures`` (the
     GPU machine code it carries, e.g. ``["sm_90"]``), ``cuda_ptx`` (PTX it carries for JIT
-    compilation on newer GPUs), ``compiler``, ``cuda_compiler``, ``build_type`` and ``fast_path``
-    (how the eager fast path reaches tensors under the running torch, or why it is off).
+    compilation on newer GPUs), ``compiler``, ``cuda_compiler``, ``build_type``, ``commit`` (the
+    git commit it was built from, with ``-dirty`` for uncommitted changes; None outside a git
+    checkout) and ``fast_path`` (how the eager fast path reaches tensors under the running torch,
+    or why it is off).
     """
     info = {key: list(v) if isinstance(v, list) else v for key, v in _BUILD_INFO.items()}
     runtime = _C.cuda_runtime_version  # CUDART_VERSION of the compiled kernels, e.g. 13000
