@@ -1,7 +1,9 @@
-// The CPU elementwise engine. A flat loop for dense operands with matching strides (written so
-// that the compiler vectorizes it), and a strided walk for everything else that runs along the
-// innermost dimension and carries into the outer ones. Threads are the caller's business: each
-// call handles one range of output elements.
+// The CPU elementwise engine. Every call is a walk over rows: one row for dense operands with
+// matching strides, and otherwise a strided walk that runs along the innermost dimension and
+// carries into the outer ones. A row is done in blocks: the inputs are loaded into the compute
+// type, the op runs over the block as one loop that the compiler vectorizes, and the results are
+// stored back (run_row). Threads are the caller's business: each call handles one range of output
+// elements.
 #include "cpp/cpu/engine.h"
 
 #include <algorithm>
@@ -10,7 +12,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <utility>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace mykernels::cpu {
 namespace detail {
@@ -77,12 +84,9 @@ struct Element<BFloat16> {
   using Compute = float;
   static float load(BFloat16 v) { return std::bit_cast<float>(std::uint32_t{v.bits} << 16); }
   static BFloat16 store(float v) {
-    if (std::isnan(v)) {
-      return {0x7FC0};
-    }
     const std::uint32_t u = std::bit_cast<std::uint32_t>(v);
-    const std::uint32_t rounding = 0x7FFF + ((u >> 16) & 1);
-    return {static_cast<std::uint16_t>((u + rounding) >> 16)};
+    const std::uint32_t rounded = (u + 0x7FFF + ((u >> 16) & 1)) >> 16;
+    return {static_cast<std::uint16_t>(std::isnan(v) ? 0x7FC0u : rounded)};
   }
 };
 
@@ -91,17 +95,169 @@ C apply(const Op& op, const C (&args)[sizeof...(I)], std::index_sequence<I...>) 
   return op(args[I]...);
 }
 
-template <class Op, class S>
-S compute(const Op& op, const S* const (&in)[Op::kArity], std::int64_t i) {
+// The instruction sets the engine is compiled for (run_avx2 and run_avx512 below); the baseline
+// is x86-64's SSE2, or whatever the compiler targets elsewhere.
+enum class Isa : std::uint8_t { Baseline, Avx2, Avx512 };
+
+// Conversion of a run of stored elements to the compute type and back. By default element by
+// element, which the compiler vectorizes (Element above); with F16C (every AVX2 CPU has it) the
+// float16 ones are the CPU's conversion instructions, eight elements at a time.
+template <Isa kIsa, class S>
+struct Convert {
   using E = Element<S>;
-  typename E::Compute args[Op::kArity];
-  for (int k = 0; k < Op::kArity; ++k) {
-    args[k] = E::load(in[k][i]);
+  using C = typename E::Compute;
+  // Element by element: run_row then fuses the conversions into the op's loop on dense rows.
+  static constexpr bool kPerElement = true;
+  static void load(const S* src, C* dst, std::int64_t n) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      dst[j] = E::load(src[j]);
+    }
   }
-  return E::store(apply(op, args, std::make_index_sequence<Op::kArity>{}));
+  static void store(const C* src, S* dst, std::int64_t n) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      dst[j] = E::store(src[j]);
+    }
+  }
+};
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MYKERNELS_CPU_DISPATCH 1
+
+__attribute__((target("avx2,f16c"))) inline void load_f16c(const Float16* src, float* dst,
+                                                           std::int64_t n) {
+  std::int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + j));
+    _mm256_storeu_ps(dst + j, _mm256_cvtph_ps(half));
+  }
+  for (; j < n; ++j) {
+    dst[j] = _cvtsh_ss(src[j].bits);
+  }
 }
 
-template <class Op, class S>
+// Rounds to nearest even; NaN stays NaN, overflow becomes infinity, as Element<Float16>::store.
+__attribute__((target("avx2,f16c"))) inline void store_f16c(const float* src, Float16* dst,
+                                                            std::int64_t n) {
+  std::int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m128i half = _mm256_cvtps_ph(_mm256_loadu_ps(src + j), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + j), half);
+  }
+  for (; j < n; ++j) {
+    dst[j] = {_cvtss_sh(src[j], _MM_FROUND_TO_NEAREST_INT)};
+  }
+}
+
+template <Isa kIsa>
+  requires(kIsa != Isa::Baseline)
+struct Convert<kIsa, Float16> {
+  static constexpr bool kPerElement = false;
+  static void load(const Float16* src, float* dst, std::int64_t n) { load_f16c(src, dst, n); }
+  static void store(const float* src, Float16* dst, std::int64_t n) { store_f16c(src, dst, n); }
+};
+#endif
+
+// Elements the engine converts, computes and stores at a time: small enough that the blocks of
+// every operand stay in the L1 cache, large enough that the loops over them run at vector speed.
+inline constexpr std::int64_t kBlock = 256;
+
+// The n elements of a row that starts at `src` with element stride `stride`, in the compute type:
+// `src` itself where it already is that (a dense row of float32 or float64), otherwise `buffer`
+// filled with them. A stride of 0 is a broadcast: one element, converted once.
+template <Isa kIsa, class S, class C>
+const C* load_row(const S* src, std::int64_t stride, C* buffer, std::int64_t n) {
+  if (stride == 0) {
+    const C value = Element<S>::load(src[0]);
+    std::fill(buffer, buffer + n, value);
+    return buffer;
+  }
+  if constexpr (std::is_same_v<S, C>) {
+    if (stride == 1) {
+      return src;
+    }
+    for (std::int64_t j = 0; j < n; ++j) {
+      buffer[j] = src[j * stride];
+    }
+  } else if (stride == 1) {
+    Convert<kIsa, S>::load(src, buffer, n);
+  } else {
+    S packed[kBlock];
+    for (std::int64_t j = 0; j < n; ++j) {
+      packed[j] = src[j * stride];
+    }
+    Convert<kIsa, S>::load(packed, buffer, n);
+  }
+  return buffer;
+}
+
+// out[j * out_stride] = op(in[0][j * stride[0]], ...) for j in [0, n): the inner loop of every
+// call, flat or strided. A dense row (every stride 1) whose conversions are element by element is
+// one loop of load, op and store, which the compiler vectorizes. Any other row is done in blocks:
+// each input's block is loaded into the compute type (load_row: a broadcast converted once, a
+// strided one gathered, float16 through F16C), the op runs over the blocks as one vectorized loop,
+// and the results are converted and stored back.
+template <Isa kIsa, class Op, class S>
+void run_row(const Op& op, S* out, std::int64_t out_stride, const S* const (&in)[Op::kArity],
+             const std::int64_t (&stride)[Op::kArity], std::int64_t n) {
+  constexpr int kIn = Op::kArity;
+  using E = Element<S>;
+  using C = typename E::Compute;
+  bool dense = out_stride == 1;
+  for (int k = 0; k < kIn; ++k) {
+    dense = dense && stride[k] == 1;
+  }
+  if (dense && Convert<kIsa, S>::kPerElement) {
+    // The engine's callers never pass an output that overlaps an input.
+#pragma GCC ivdep
+    for (std::int64_t j = 0; j < n; ++j) {
+      C args[kIn];
+      for (int k = 0; k < kIn; ++k) {
+        args[k] = E::load(in[k][j]);
+      }
+      out[j] = E::store(apply(op, args, std::make_index_sequence<kIn>{}));
+    }
+    return;
+  }
+  constexpr bool kDirect = std::is_same_v<S, C>;
+  alignas(64) C buffers[kIn][kBlock];
+  alignas(64) C results[kBlock];
+  for (std::int64_t b = 0; b < n; b += kBlock) {
+    const std::int64_t m = std::min(kBlock, n - b);
+    const C* args[kIn];
+    for (int k = 0; k < kIn; ++k) {
+      args[k] = load_row<kIsa>(in[k] + b * stride[k], stride[k], buffers[k], m);
+    }
+    // A dense float32 or float64 output is written in place.
+    C* dst = kDirect && out_stride == 1 ? reinterpret_cast<C*>(out + b) : results;
+#pragma GCC ivdep
+    for (std::int64_t j = 0; j < m; ++j) {
+      C block_args[kIn];
+      for (int k = 0; k < kIn; ++k) {
+        block_args[k] = args[k][j];
+      }
+      dst[j] = apply(op, block_args, std::make_index_sequence<kIn>{});
+    }
+    if (dst != results) {
+      continue;
+    }
+    S* out_block = out + b * out_stride;
+    if constexpr (kDirect) {
+      for (std::int64_t j = 0; j < m; ++j) {
+        out_block[j * out_stride] = results[j];
+      }
+    } else if (out_stride == 1) {
+      Convert<kIsa, S>::store(results, out_block, m);
+    } else {
+      S packed[kBlock];
+      Convert<kIsa, S>::store(results, packed, m);
+      for (std::int64_t j = 0; j < m; ++j) {
+        out_block[j * out_stride] = packed[j];
+      }
+    }
+  }
+}
+
+template <Isa kIsa, class Op, class S>
 void run_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
                const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin,
                std::int64_t end) {
@@ -113,10 +269,13 @@ void run_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
   }
 
   if (layout.is_flat()) {
-#pragma GCC ivdep
-    for (std::int64_t i = begin; i < end; ++i) {
-      out[i] = compute(op, in, i);
+    const S* row[kIn];
+    std::int64_t ones[kIn];
+    for (int k = 0; k < kIn; ++k) {
+      row[k] = in[k] + begin;
+      ones[k] = 1;
     }
+    run_row<kIsa>(op, out + begin, 1, row, ones, end - begin);
     return;
   }
 
@@ -131,6 +290,10 @@ void run_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
       offset[k] += index[d] * layout.strides[k][d];
     }
   }
+  std::int64_t inner_stride[kIn];
+  for (int k = 0; k < kIn; ++k) {
+    inner_stride[k] = layout.strides[k + 1][0];
+  }
   const std::int64_t inner_size = layout.sizes[0];
   for (std::int64_t i = begin; i < end;) {
     const std::int64_t run = std::min(inner_size - index[0], end - i);
@@ -138,16 +301,7 @@ void run_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
     for (int k = 0; k < kIn; ++k) {
       row[k] = in[k] + offset[k + 1];
     }
-    S* out_row = out + offset[0];
-    const std::int64_t out_stride = layout.strides[0][0];
-    for (std::int64_t j = 0; j < run; ++j) {
-      using E = Element<S>;
-      typename E::Compute args[kIn];
-      for (int k = 0; k < kIn; ++k) {
-        args[k] = E::load(row[k][j * layout.strides[k + 1][0]]);
-      }
-      out_row[j * out_stride] = E::store(apply(op, args, std::make_index_sequence<kIn>{}));
-    }
+    run_row<kIsa>(op, out + offset[0], layout.strides[0][0], row, inner_stride, run);
     i += run;
     // Advance the multi-index by `run` elements: the innermost dimension wraps into the next.
     index[0] += run;
@@ -168,25 +322,21 @@ void run_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
 // of the library is compiled for the x86-64 baseline (SSE2), which torch's wheels also run on.
 // `flatten` inlines everything run_typed calls into these functions, so that no code compiled for
 // an extension is shared with, and called from, the baseline code.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define MYKERNELS_CPU_DISPATCH 1
-
+#ifdef MYKERNELS_CPU_DISPATCH
 template <class Op, class S>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"),
                flatten)) void run_avx512(const Op& op, const Layout<Op::kArity + 1>& layout,
                                          const std::array<void*, Op::kArity + 1>& ptrs,
                                          std::int64_t begin, std::int64_t end) {
-  run_typed<Op, S>(op, layout, ptrs, begin, end);
+  run_typed<Isa::Avx512, Op, S>(op, layout, ptrs, begin, end);
 }
 
 template <class Op, class S>
 __attribute__((target("avx2,fma,f16c"), flatten)) void run_avx2(
     const Op& op, const Layout<Op::kArity + 1>& layout,
     const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin, std::int64_t end) {
-  run_typed<Op, S>(op, layout, ptrs, begin, end);
+  run_typed<Isa::Avx2, Op, S>(op, layout, ptrs, begin, end);
 }
-
-enum class Isa : std::uint8_t { Baseline, Avx2, Avx512 };
 
 // The best extension set this CPU has, capped by MYKERNELS_CPU_CAPABILITY (default, avx2 or
 // avx512), which lets tests run the other versions on one machine.
@@ -230,7 +380,7 @@ void run_dispatched(const Op& op, const Layout<Op::kArity + 1>& layout,
     return run_avx2<Op, S>(op, layout, ptrs, begin, end);
   }
 #endif
-  run_typed<Op, S>(op, layout, ptrs, begin, end);
+  run_typed<Isa::Baseline, Op, S>(op, layout, ptrs, begin, end);
 }
 
 }  // namespace detail
