@@ -100,8 +100,9 @@ C apply(const Op& op, const C (&args)[sizeof...(I)], std::index_sequence<I...>) 
 enum class Isa : std::uint8_t { Baseline, Avx2, Avx512 };
 
 // Conversion of a run of stored elements to the compute type and back. By default element by
-// element, which the compiler vectorizes (Element above); with F16C (every AVX2 CPU has it) the
-// float16 ones are the CPU's conversion instructions, eight elements at a time.
+// element, which the compiler vectorizes (Element above). With AVX2, eight elements an
+// instruction sequence: float16 through F16C's conversion instructions (every AVX2 CPU has F16C),
+// bfloat16 through AVX2's integer instructions.
 template <Isa kIsa, class S>
 struct Convert {
   using E = Element<S>;
