@@ -9,7 +9,8 @@
 // without doing anything else on the way: plain torch.Tensor arguments (not subclasses) that need
 // no gradient, hold no negative bit and are no ZeroTensor, of one supported dtype and device, with
 // no TorchFunctionMode, no TorchDispatchMode (user or infrastructure: fake tensors, tracing,
-// functionalization), no autocast, no profiler and no torch.jit.trace active. In every other case,
+// functionalization), no autocast, no profiler, no forward-mode AD level and no torch.jit.trace
+// active. In every other case,
 // and whenever the implementation raises, they return None and the Python function
 // (python/mykernels/ops.py) calls the operator, so that errors, autograd, modes, subclasses and
 // tracing keep their torch behaviour. Tensors that vmap or torch.func wrap have no storage for
@@ -60,6 +61,11 @@ bool watched() {
       return true;
     }
   } else if (not_false(torch_.profiling())) {
+    return true;
+  }
+  PyObject* level = PyDict_GetItemWithError(torch_.forward_ad_module, torch_.forward_ad_level);
+  if (level == nullptr || !PyLong_CheckExact(level) || PyLong_AsLong(level) != -1) {
+    PyErr_Clear();
     return true;
   }
   PyObject* modes = torch_.dispatch_modes();

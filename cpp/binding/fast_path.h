@@ -60,6 +60,11 @@ struct Torch {
   PyObject* profiler_module = nullptr;
   PyObject* profiler_flag = nullptr;
   NoArgs profiling;
+  // torch.autograd.forward_ad._current_level, read from `forward_ad_module`'s dict: -1 unless a
+  // dual level is open (torch.autograd.forward_ad.dual_level, which torch.func.jvp opens too),
+  // within which a tensor may carry a tangent that the operator's autograd kernel propagates.
+  PyObject* forward_ad_module = nullptr;
+  PyObject* forward_ad_level = nullptr;
   // torch._C._len_torch_dispatch_stack: the number of active TorchDispatchModes, the
   // infrastructure's (FakeTensorMode, make_fx's tracing, functionalization) included.
   NoArgs dispatch_modes;

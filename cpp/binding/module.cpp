@@ -60,6 +60,13 @@ std::string find_torch() {
       found.profiler_module = keep(profiler);
       found.profiler_flag = keep(flag);
     }
+    const py::dict forward_ad = py::module_::import("torch.autograd.forward_ad").attr("__dict__");
+    const py::str level("_current_level");
+    if (!forward_ad.contains(level) || !PyLong_CheckExact(py::object(forward_ad[level]).ptr())) {
+      return "off: torch.autograd.forward_ad has no _current_level to tell when tangents flow";
+    }
+    found.forward_ad_module = keep(forward_ad);
+    found.forward_ad_level = keep(level);
     found.dispatch_modes = fast_path::NoArgs(keep(C.attr("_len_torch_dispatch_stack")));
     const py::object capsule = tensor.attr("__dlpack_c_exchange_api__");
     const auto* api = static_cast<const dlpack::ExchangeApi*>(

@@ -4,8 +4,9 @@ Every op is described once in C++, in the op table (``cpp/core/ops.h``): its sch
 how its result dtype follows from its inputs'. From that table ``mykernels._C`` registers the
 operators (``torch.ops.mykernels.*``) and holds their eager fast path, and this module registers a
 fake kernel for each (the output's metadata for ``torch.compile`` and meta tensors, by the table's
-promotion rule: ``_fake_kernel``). What is written here, op by op: the public function, the
-autograd formula (made of differentiable torch operations, so that double backward works) and
+promotion rule: ``_fake_kernel``) and a batching rule for vmap (``_batching_rule``). What is
+written here, op by op: the public function, the derivatives (backward and forward-mode rules,
+made of differentiable torch operations, so that higher derivatives work) and
 torch's own equivalent, which ``python -m mykernels`` and the benchmark compare against.
 ``docs/adding-an-op.md`` walks through adding an op.
 """
@@ -83,7 +84,7 @@ def _call(name: str, *tensors: object, **scalars: object) -> torch.Tensor:
             kwargs[argument] = float(value)
     for argument, value in zip(schema.tensors, tensors, strict=True):
         _check_tensor(name, argument, value)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+    if _forward_ad_active() or (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
         return schema.overload(*tensors, **kwargs)
     with torch._C._AutoDispatchBelowAutograd():
         return schema.overload(*tensors, **kwargs)
@@ -120,9 +121,17 @@ def _define(
     torch_equivalent: Callable[..., torch.Tensor],
     setup_context: Callable[..., None],
     backward: Callable[..., object],
+    jvp: Callable[..., torch.Tensor],
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Makes the decorated function the public function of the op of its name: registers the
-    op's autograd formula and lists it in OPS and __all__."""
+    op's derivatives (its autograd kernel, `_autograd_kernel`) and its batching rule for vmap,
+    and lists it in OPS and __all__.
+
+    setup_context, backward: as for torch.library.register_autograd (the float arguments come as
+    keyword_only_inputs); setup_context saves what backward needs (ctx.save_for_backward) and
+    what jvp needs (ctx.save_for_forward). jvp(ctx, *tangents): the tangent of the output, from
+    the tangents of the tensor arguments (None for one that has none).
+    """
 
     def define(function: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         name = function.__name__
@@ -131,7 +140,13 @@ def _define(
                 f"mykernels.ops defines {name}, which the op table (cpp/core/ops.h) of this build "
                 "does not have: rebuild mykernels"
             )
-        torch.library.register_autograd(f"mykernels::{name}", backward, setup_context=setup_context)
+        _library.impl(
+            name,
+            _autograd_kernel(name, setup_context, backward, jvp),
+            "Autograd",
+            with_keyset=True,
+        )
+        torch.library.register_vmap(f"mykernels::{name}", _batching_rule(name), lib=_library)
         public = torch.compiler.allow_in_graph(function)
         schema = _SCHEMAS[name]
         OPS[name] = Op(name, public, torch_equivalent, len(schema.tensors), tuple(schema.defaults))
@@ -141,12 +156,128 @@ def _define(
     return define
 
 
+# Derivatives. torch.library.register_autograd gives an operator reverse mode only: under
+# forward-mode AD (torch.autograd.forward_ad, torch.func.jvp, jacfwd) its kernel would run the op
+# and drop the tangents. So each op's autograd kernel is made here, as torch's is, around an
+# autograd.Function that has both rules: backward, and jvp for the tangents. A dual level being
+# open is enough to go through the Function (it passes through inputs that carry no tangent), so
+# that no tangent is ever lost; outside one, only inputs that require grad do. Of torch's private
+# API this uses the dual level's counter, the one-level Function that torch.func itself builds for
+# an autograd.Function under its transforms, and the switch that lets it run there: all in every
+# torch from 2.10 on, and exercised by tests/test_transforms.py on each.
+
+_library = torch.library.Library("mykernels", "FRAGMENT")
+
+
+def _forward_ad_active() -> bool:
+    return torch.autograd.forward_ad._current_level >= 0
+
+
+def _autograd_kernel(
+    name: str,
+    setup_context: Callable[..., None],
+    backward: Callable[..., object],
+    jvp: Callable[..., torch.Tensor],
+) -> Callable[..., torch.Tensor]:
+    schema = _SCHEMAS[name]
+    overload = schema.overload
+    arity = len(schema.tensors)
+    floats = tuple(schema.defaults)
+
+    def scalars_of(inputs: tuple) -> dict[str, float]:
+        return dict(zip(floats, inputs[arity:], strict=True))
+
+    def forward(*inputs: object) -> torch.Tensor:
+        with torch._C._AutoDispatchBelowAutograd():
+            return overload(*inputs[:arity], **scalars_of(inputs))
+
+    def setup(ctx, inputs: tuple, output: torch.Tensor) -> None:
+        if floats:
+            setup_context(ctx, inputs[:arity], scalars_of(inputs), output)
+        else:
+            setup_context(ctx, inputs[:arity], output)
+
+    def backward_all(ctx, grad: torch.Tensor) -> tuple:
+        grads = backward(ctx, grad)
+        return (*(grads if isinstance(grads, tuple) else (grads,)), *(None,) * len(floats))
+
+    def jvp_tensors(ctx, *tangents: torch.Tensor | None) -> torch.Tensor:
+        return jvp(ctx, *tangents[:arity])
+
+    # A Function of one autograd level (torch.autograd.Function less the routing of its apply
+    # through torch.func's transforms): the kernel runs at the dispatcher's autograd key, on the
+    # tensors of the level being differentiated, where torch's own derivative kernels run.
+    function = type(
+        f"{name}_derivatives",
+        (torch.autograd.function._SingleLevelFunction,),
+        {
+            "forward": staticmethod(forward),
+            "setup_context": staticmethod(setup),
+            "backward": staticmethod(backward_all),
+            "jvp": staticmethod(jvp_tensors),
+        },
+    )
+
+    def kernel(keyset, *tensors: torch.Tensor, **scalars: float) -> torch.Tensor:
+        if _forward_ad_active() or (
+            torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        ):
+            values = [scalars.get(key, default) for key, default in schema.defaults.items()]
+            with torch._functorch.utils.enable_single_level_autograd_function():
+                return function.apply(*tensors, *values)
+        with torch._C._AutoDispatchBelowAutograd():
+            return overload.redispatch(
+                keyset & torch._C._after_autograd_keyset, *tensors, **scalars
+            )
+
+    return kernel
+
+
+# vmap. Every op of the table is elementwise with broadcasting, so one rule batches them all: the
+# batch dimension goes first in every batched input, with size-1 dimensions after it up to the
+# inputs' largest logical rank, so that it broadcasts against the unbatched inputs and lines up
+# across the batched ones. The result dtype is the one of the logical (unbatched) inputs: batching
+# a 0-dim tensor gives it a dimension, which would change its weight in type promotion.
+
+
+def _batching_rule(name: str) -> Callable[..., tuple[torch.Tensor, int | None]]:
+    overload = _SCHEMAS[name].overload
+
+    def rule(info, in_dims: tuple, *tensors: torch.Tensor, **scalars: float):
+        if all(d is None for d in in_dims):
+            return overload(*tensors, **scalars), None
+        rank = max(t.dim() - (d is not None) for t, d in zip(tensors, in_dims, strict=True))
+        physical = []
+        for t, d in zip(tensors, in_dims, strict=True):
+            if d is not None:
+                t = t.movedim(d, 0)
+                t = t.reshape(t.shape[:1] + (1,) * (rank + 1 - t.dim()) + t.shape[1:])
+            physical.append(t)
+        if len(tensors) > 1:
+            logical = torch.result_type(*_logical_stand_ins(tensors, in_dims))
+            if torch.result_type(*physical) != logical:
+                physical = [t.to(logical) for t in physical]
+        return overload(*physical, **scalars), 0
+
+    return rule
+
+
+def _logical_stand_ins(tensors: tuple, in_dims: tuple) -> list[torch.Tensor]:
+    """Empty meta tensors with the dtypes and 0-dim-ness of the unbatched inputs: what type
+    promotion reads of them."""
+    return [
+        torch.empty((0,) * min(t.dim() - (d is not None), 1), dtype=t.dtype, device="meta")
+        for t, d in zip(tensors, in_dims, strict=True)
+    ]
+
+
 # square ------------------------------------------------------------------------------------------
 
 
 def _square_setup(ctx, inputs, output) -> None:
     (x,) = inputs
     ctx.save_for_backward(x)
+    ctx.save_for_forward(x)
 
 
 def _square_backward(ctx, grad: torch.Tensor) -> torch.Tensor:
@@ -154,7 +285,17 @@ def _square_backward(ctx, grad: torch.Tensor) -> torch.Tensor:
     return grad * 2 * x
 
 
-@_define(torch_equivalent=torch.square, setup_context=_square_setup, backward=_square_backward)
+def _square_jvp(ctx, tangent: torch.Tensor) -> torch.Tensor:
+    (x,) = ctx.saved_tensors
+    return tangent * 2 * x
+
+
+@_define(
+    torch_equivalent=torch.square,
+    setup_context=_square_setup,
+    backward=_square_backward,
+    jvp=_square_jvp,
+)
 def square(x: torch.Tensor) -> torch.Tensor:
     """Return ``x * x`` elementwise, like :func:`torch.square`.
 
@@ -181,6 +322,7 @@ def _add_setup(ctx, inputs, keyword_only_inputs, output) -> None:
     ctx.alpha = keyword_only_inputs.get("alpha", 1)
     ctx.a_meta = (a.shape, a.dtype)
     ctx.b_meta = (b.shape, b.dtype)
+    ctx.out_meta = (output.shape, output.dtype)
 
 
 def _add_backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -197,7 +339,22 @@ def _add_backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.T
     return grad_a, grad_b
 
 
-@_define(torch_equivalent=torch.add, setup_context=_add_setup, backward=_add_backward)
+def _add_jvp(ctx, tangent_a: torch.Tensor | None, tangent_b: torch.Tensor | None) -> torch.Tensor:
+    # The tangents in the result dtype, as the inputs are, and broadcast to the result's shape.
+    shape, dtype = ctx.out_meta
+    tangent = None if tangent_a is None else tangent_a.to(dtype)
+    if tangent_b is not None:
+        scaled = tangent_b.to(dtype) if ctx.alpha == 1 else tangent_b.to(dtype) * ctx.alpha
+        tangent = scaled if tangent is None else tangent + scaled
+    return tangent.expand(shape)
+
+
+@_define(
+    torch_equivalent=torch.add,
+    setup_context=_add_setup,
+    backward=_add_backward,
+    jvp=_add_jvp,
+)
 def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
     """Return ``a + alpha * b`` elementwise, like :func:`torch.add`.
 
@@ -228,12 +385,21 @@ def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
 def _d_sigmoid_setup(ctx, inputs, output) -> None:
     (z,) = inputs
     ctx.save_for_backward(z, output)
+    ctx.save_for_forward(z, output)
+
+
+def _d_sigmoid_derivative(ctx) -> torch.Tensor:
+    # d/dz [s(1 - s)] = s(1 - s)(1 - 2s), and 1 - 2s = -tanh(z / 2) without the cancellation.
+    z, out = ctx.saved_tensors
+    return -out * torch.tanh(z / 2)
 
 
 def _d_sigmoid_backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-    # d/dz [s(1 - s)] = s(1 - s)(1 - 2s), and 1 - 2s = -tanh(z / 2) without the cancellation.
-    z, out = ctx.saved_tensors
-    return -grad * out * torch.tanh(z / 2)
+    return grad * _d_sigmoid_derivative(ctx)
+
+
+def _d_sigmoid_jvp(ctx, tangent: torch.Tensor) -> torch.Tensor:
+    return tangent * _d_sigmoid_derivative(ctx)
 
 
 def _eager_d_sigmoid(z: torch.Tensor) -> torch.Tensor:
@@ -245,6 +411,7 @@ def _eager_d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     torch_equivalent=_eager_d_sigmoid,
     setup_context=_d_sigmoid_setup,
     backward=_d_sigmoid_backward,
+    jvp=_d_sigmoid_jvp,
 )
 def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     """Return the derivative of the sigmoid, ``s * (1 - s)`` with ``s = sigmoid(z)``, elementwise.
