@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import _C
+from . import _C, _dtensor
 
 _operators = torch.ops.mykernels
 _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
@@ -122,9 +122,11 @@ def _define(
     setup_context: Callable[..., None],
     backward: Callable[..., object],
     jvp: Callable[..., torch.Tensor],
+    sharding_like: torch._ops.OpOverload,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Makes the decorated function the public function of the op of its name: registers the
-    op's derivatives (its autograd kernel, `_autograd_kernel`) and its batching rule for vmap,
+    op's derivatives (its autograd kernel, `_autograd_kernel`), its batching rule for vmap and
+    its sharding strategy for DTensor (that of the aten operator `sharding_like`: _dtensor.py),
     and lists it in OPS and __all__.
 
     setup_context, backward: as for torch.library.register_autograd (the float arguments come as
@@ -147,6 +149,7 @@ def _define(
             with_keyset=True,
         )
         torch.library.register_vmap(f"mykernels::{name}", _batching_rule(name), lib=_library)
+        _dtensor.register(_SCHEMAS[name].overload, sharding_like)
         public = torch.compiler.allow_in_graph(function)
         schema = _SCHEMAS[name]
         OPS[name] = Op(name, public, torch_equivalent, len(schema.tensors), tuple(schema.defaults))
@@ -295,6 +298,7 @@ def _square_jvp(ctx, tangent: torch.Tensor) -> torch.Tensor:
     setup_context=_square_setup,
     backward=_square_backward,
     jvp=_square_jvp,
+    sharding_like=torch.ops.aten.square.default,
 )
 def square(x: torch.Tensor) -> torch.Tensor:
     """Return ``x * x`` elementwise, like :func:`torch.square`.
@@ -354,6 +358,7 @@ def _add_jvp(ctx, tangent_a: torch.Tensor | None, tangent_b: torch.Tensor | None
     setup_context=_add_setup,
     backward=_add_backward,
     jvp=_add_jvp,
+    sharding_like=torch.ops.aten.add.Tensor,
 )
 def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
     """Return ``a + alpha * b`` elementwise, like :func:`torch.add`.
@@ -412,6 +417,9 @@ def _eager_d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     setup_context=_d_sigmoid_setup,
     backward=_d_sigmoid_backward,
     jvp=_d_sigmoid_jvp,
+    # Not sigmoid's: torch lets a Partial max through sigmoid, which is increasing; d_sigmoid is
+    # not, and takes the strategy of a function that no Partial placement passes through.
+    sharding_like=torch.ops.aten.cos.default,
 )
 def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     """Return the derivative of the sigmoid, ``s * (1 - s)`` with ``s = sigmoid(z)``, elementwise.

@@ -1,0 +1,215 @@
+"""The ops on DTensors (torch.distributed.tensor) over two processes, gloo on the CPU and NCCL on
+two GPUs: for inputs sharded, replicated or partial, each op's result and gradients equal the op's
+on the full tensors, and its result has the placements torch gives the matching torch op. The
+strategies come from `import mykernels` alone (mykernels._dtensor); where torch lacks what that
+module needs, it registers nothing, says so once, and raises nothing."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import logging
+import os
+import socket
+import traceback
+from dataclasses import dataclass
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from helpers import TABLE, assert_matches, random, requires_two_gpus
+
+requires_dtensor = pytest.mark.skipif(
+    not dist.is_available(), reason="this torch has no torch.distributed"
+)
+requires_gloo = pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()),
+    reason="this torch has no torch.distributed or no gloo",
+)
+
+# Placements by name: S0 and S1 shard a dimension, R replicates, P is a Partial sum (each rank
+# holds half of the tensor, which is exact) and Pmax a Partial max (rank 0 holds the tensor, rank 1
+# a smaller one). Partial max is checked for values only: torch's placements for it are those of
+# the torch op (torch.sigmoid, an increasing function, keeps a Partial max), which need not be
+# mykernels' (d_sigmoid is not increasing).
+PLACEMENTS = ["S0", "S1", "R", "P", "Pmax"]
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str
+    placements: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...] = ((6, 4),)
+    dtypes: tuple[torch.dtype, ...] = (torch.float32,)
+
+    def __str__(self) -> str:
+        inputs = ", ".join(
+            f"{p} {tuple(s)} {str(d).removeprefix('torch.')}"
+            for p, s, d in zip(self.placements, self.shapes, self.dtypes, strict=True)
+        )
+        return f"{self.op}({inputs})"
+
+
+def _cases() -> list[Case]:
+    cases = [Case(name, (p,)) for name in ("square", "d_sigmoid") for p in PLACEMENTS]
+    # add: every pair for equal shapes; broadcast against a row (a 1-D tensor, which has no dim 1)
+    # and against a column; and type promotion.
+    for shape_b, placements_b in (
+        ((6, 4), PLACEMENTS),
+        ((4,), ["S0", "R", "P", "Pmax"]),
+        ((6, 1), ["S0", "S1", "R", "P"]),
+    ):
+        cases += [
+            Case("add", (a, b), ((6, 4), shape_b), (torch.float32,) * 2)
+            for a in PLACEMENTS
+            for b in placements_b
+        ]
+    cases += [
+        Case("add", pair, ((6, 4), (6, 4)), (torch.float32, dtype_b))
+        for dtype_b in (torch.float16, torch.bfloat16, torch.float64)
+        for pair in (("S0", "S0"), ("P", "P"), ("S1", "R"), ("R", "P"), ("P", "S0"))
+    ]
+    return cases
+
+
+def _distribute(full: torch.Tensor, placement: str, mesh):
+    """A DTensor whose full tensor is `full` (a leaf)."""
+    from torch.distributed.tensor import DTensor, Partial, Replicate, Shard, distribute_tensor
+
+    if placement == "P":
+        return DTensor.from_local(full / 2, mesh, [Partial()], run_check=False)
+    if placement == "Pmax":
+        local = full if dist.get_rank() == 0 else full - 1
+        return DTensor.from_local(local, mesh, [Partial("max")], run_check=False)
+    placements = {"S0": [Shard(0)], "S1": [Shard(1)], "R": [Replicate()]}[placement]
+    return distribute_tensor(full, mesh, placements, src_data_rank=None)
+
+
+def _check(case: Case, mesh, device: str) -> None:
+    op = TABLE[case.op]
+    fulls = [
+        random(shape, dtype, scale=op.scale).to(device)
+        for shape, dtype in zip(case.shapes, case.dtypes, strict=True)
+    ]
+    inputs = [
+        _distribute(full, p, mesh).requires_grad_()
+        for full, p in zip(fulls, case.placements, strict=True)
+    ]
+    expected = op.reference(*(x.double() for x in fulls))
+    dtype = op.like(*fulls).dtype
+
+    # Forward, through the public function and through the operator.
+    with torch.no_grad():
+        theirs = op.like(*inputs, **op.kwargs)
+        for result in (op.fn(*inputs), op.operator(*inputs)):
+            assert result.shape == theirs.shape
+            if "Pmax" not in case.placements:
+                assert result.placements == theirs.placements, (
+                    f"placements {result.placements}, torch's {theirs.placements}"
+                )
+            assert_matches(result.full_tensor(), expected, dtype)
+
+    # Backward: the gradients of sum(result * weight).
+    weight = random(expected.shape, dtype).to(device)
+    (op.fn(*inputs).full_tensor() * weight).sum().backward()
+    references = [x.double().requires_grad_() for x in fulls]
+    (op.reference(*references) * weight.double()).sum().backward()
+    # torch's default tolerances, as test_add's gradient test: a broadcast input's gradient is a
+    # sum, in its dtype.
+    for x, reference in zip(inputs, references, strict=True):
+        torch.testing.assert_close(x.grad.full_tensor(), reference.grad.to(x.dtype))
+
+
+def _worker(rank: int, port: int, backend: str, device_type: str, seed: int) -> None:
+    # NVLink multicast stays off: it can take a shared host's GPUs out of service.
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), NCCL_NVLS_ENABLE="0")
+    device = "cpu"
+    options = {}
+    if device_type == "cuda":
+        torch.cuda.set_device(rank)
+        device = f"cuda:{rank}"
+        options["device_id"] = torch.device(device)
+    dist.init_process_group(
+        backend, rank=rank, world_size=2, timeout=datetime.timedelta(seconds=60), **options
+    )
+    try:
+        from torch.distributed.device_mesh import init_device_mesh
+
+        # The ops' sharding strategies come with `import mykernels` (by helpers) and nothing else.
+        mesh = init_device_mesh(device_type, (2,))
+        torch.manual_seed(seed)  # the same full tensors on both ranks
+        failures = []
+        for case in _cases():
+            try:
+                _check(case, mesh, device)
+            except Exception:  # both ranks fail alike: every check compares full tensors
+                failures.append(f"{case}:\n{traceback.format_exc(limit=-3)}")
+        if failures:
+            raise AssertionError(
+                f"{len(failures)} of {len(_cases())} cases failed:\n" + "\n".join(failures)
+            )
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize(
+    ("backend", "device_type"),
+    [
+        pytest.param("gloo", "cpu", marks=requires_gloo, id="gloo-cpu"),
+        pytest.param("nccl", "cuda", marks=requires_two_gpus, id="nccl-cuda"),
+    ],
+)
+def test_ops_on_dtensors(backend, device_type):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    seed = torch.initial_seed()  # the test's seed (conftest.py), for a rerun that fails alike
+    torch.multiprocessing.spawn(
+        _worker, args=(port, backend, device_type, seed), nprocs=2, join=True
+    )
+
+
+def _fresh_dtensor_module():
+    """A copy of mykernels._dtensor with a state of its own: what a test turns off there stays on
+    in mykernels."""
+    import mykernels._dtensor
+
+    spec = importlib.util.spec_from_file_location("_dtensor_copy", mykernels._dtensor.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_register_without_torch_distributed(monkeypatch, caplog):
+    # Nothing registered, no error, and one message for all the ops.
+    dtensor = _fresh_dtensor_module()
+    monkeypatch.setattr(torch.distributed, "is_available", lambda: False)
+    with caplog.at_level(logging.DEBUG, logger="mykernels"):
+        dtensor.register(torch.ops.mykernels.square.default, torch.ops.aten.square.default)
+        dtensor.register(torch.ops.mykernels.add.default, torch.ops.aten.add.Tensor)
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    assert "no torch.distributed" in caplog.records[0].getMessage()
+
+
+@requires_dtensor
+def test_register_without_dtensor_private_api(monkeypatch, caplog):
+    # torch.distributed.tensor as a torch without the sharding propagator would have it.
+    from torch.distributed.tensor import DTensor
+
+    dtensor = _fresh_dtensor_module()
+    monkeypatch.setattr(DTensor, "_op_dispatcher", object())
+    with caplog.at_level(logging.DEBUG, logger="mykernels"):
+        dtensor.register(torch.ops.mykernels.square.default, torch.ops.aten.square.default)
+        dtensor.register(torch.ops.mykernels.add.default, torch.ops.aten.add.Tensor)
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    assert "sharding_propagator" in caplog.records[0].getMessage()
+
+
+def test_register_refuses_an_op_of_another_schema():
+    dtensor = _fresh_dtensor_module()
+    with pytest.raises(
+        ValueError,
+        match=r"mykernels::square cannot have the sharding strategy of aten\.add\.Tensor",
+    ):
+        dtensor.register(torch.ops.mykernels.square.default, torch.ops.aten.add.Tensor)
