@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import _C, _dtensor
+from . import _C, _dtensor, _inductor
 
 _operators = torch.ops.mykernels
 _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
@@ -122,12 +122,13 @@ def _define(
     setup_context: Callable[..., None],
     backward: Callable[..., object],
     jvp: Callable[..., torch.Tensor],
+    decomposition: Callable[..., torch.Tensor],
     sharding_like: torch._ops.OpOverload,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Makes the decorated function the public function of the op of its name: registers the
-    op's derivatives (its autograd kernel, `_autograd_kernel`), its batching rule for vmap and
-    its sharding strategy for DTensor (that of the aten operator `sharding_like`: _dtensor.py),
-    and lists it in OPS and __all__.
+    op's derivatives (its autograd kernel, `_autograd_kernel`), its batching rule for vmap, its
+    decomposition for Inductor (_inductor.py) and its sharding strategy for DTensor (that of the
+    aten operator `sharding_like`: _dtensor.py), and lists it in OPS and __all__.
 
     setup_context, backward: as for torch.library.register_autograd (the float arguments come as
     keyword_only_inputs); setup_context saves what backward needs (ctx.save_for_backward) and
@@ -149,6 +150,7 @@ def _define(
             with_keyset=True,
         )
         torch.library.register_vmap(f"mykernels::{name}", _batching_rule(name), lib=_library)
+        _inductor.register(_SCHEMAS[name].overload, decomposition)
         _dtensor.register(_SCHEMAS[name].overload, sharding_like)
         public = torch.compiler.allow_in_graph(function)
         schema = _SCHEMAS[name]
@@ -293,11 +295,19 @@ def _square_jvp(ctx, tangent: torch.Tensor) -> torch.Tensor:
     return tangent * 2 * x
 
 
+def _square_decomposition(x: torch.Tensor) -> torch.Tensor:
+    # float16 and bfloat16: computed in float32 and rounded once, as the kernels do (the product
+    # of two 16-bit values is exact in float32).
+    _check_dtype("square", x.dtype)
+    return x * x
+
+
 @_define(
     torch_equivalent=torch.square,
     setup_context=_square_setup,
     backward=_square_backward,
     jvp=_square_jvp,
+    decomposition=_square_decomposition,
     sharding_like=torch.ops.aten.square.default,
 )
 def square(x: torch.Tensor) -> torch.Tensor:
@@ -353,11 +363,26 @@ def _add_jvp(ctx, tangent_a: torch.Tensor | None, tangent_b: torch.Tensor | None
     return tangent.expand(shape)
 
 
+def _add_decomposition(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
+    # Both inputs are converted to the result dtype before the sum, as the kernels do (for a 0-dim
+    # CPU operand wider than the result, torch.add would keep more of its precision).
+    torch._check(
+        a.device == b.device,
+        lambda: (
+            f"mykernels.add: expected a and b on the same device, got {a.device} and {b.device}"
+        ),
+    )
+    dtype = torch.result_type(a, b)
+    _check_dtype("add", dtype)
+    return torch.add(a.to(dtype), b.to(dtype), alpha=alpha)
+
+
 @_define(
     torch_equivalent=torch.add,
     setup_context=_add_setup,
     backward=_add_backward,
     jvp=_add_jvp,
+    decomposition=_add_decomposition,
     sharding_like=torch.ops.aten.add.Tensor,
 )
 def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
@@ -412,11 +437,24 @@ def _eager_d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     return (1 - s) * s
 
 
+def _d_sigmoid_decomposition(z: torch.Tensor) -> torch.Tensor:
+    # t / (1 + t)^2 with t = exp(-|z|), as the kernels compute it: in float32 for the 16-bit
+    # dtypes, capped at 0.25 where rounding would lift it past the maximum (clamp keeps NaN).
+    # Integer and bool z are promoted to the default dtype, as torch.sigmoid does.
+    promoted = z.dtype.is_floating_point or z.dtype.is_complex
+    dtype = z.dtype if promoted else torch.get_default_dtype()
+    _check_dtype("d_sigmoid", dtype)
+    compute = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    t = torch.exp(-torch.abs(z.to(compute)))
+    return torch.clamp(t / ((1 + t) * (1 + t)), max=0.25).to(dtype)
+
+
 @_define(
     torch_equivalent=_eager_d_sigmoid,
     setup_context=_d_sigmoid_setup,
     backward=_d_sigmoid_backward,
     jvp=_d_sigmoid_jvp,
+    decomposition=_d_sigmoid_decomposition,
     # Not sigmoid's: torch lets a Partial max through sigmoid, which is increasing; d_sigmoid is
     # not, and takes the strategy of a function that no Partial placement passes through.
     sharding_like=torch.ops.aten.cos.default,
