@@ -10,6 +10,7 @@ import datetime
 import importlib.util
 import logging
 import os
+import re
 import socket
 import traceback
 from dataclasses import dataclass
@@ -99,9 +100,17 @@ def _check(case: Case, mesh, device: str) -> None:
     expected = op.reference(*(x.double() for x in fulls))
     dtype = op.like(*fulls).dtype
 
-    # Forward, through the public function and through the operator.
+    # Forward, through the public function and through the operator. Where torch cannot run its
+    # op on these placements (torch 2.11 has no redistribution from a Partial max to a Partial
+    # sum), the mykernels op raises the same error.
     with torch.no_grad():
-        theirs = op.like(*inputs, **op.kwargs)
+        try:
+            theirs = op.like(*inputs, **op.kwargs)
+        except Exception as error:
+            for fn in (op.fn, op.operator):
+                with pytest.raises(type(error), match=re.escape(str(error).splitlines()[0])):
+                    fn(*inputs)
+            return
         for result in (op.fn(*inputs), op.operator(*inputs)):
             assert result.shape == theirs.shape
             if "Pmax" not in case.placements:
