@@ -137,6 +137,64 @@ def test_d_sigmoid_tangent_at_the_extremes(device):
     torch.testing.assert_close(tangent, expected, equal_nan=True)
 
 
+# Higher derivatives through torch.func ------------------------------------------------------------
+
+
+def _scalar(op, fn, primals, k):
+    """x -> sum(fn(inputs with x as the k-th) ** 2): a scalar function of one input, whose second
+    derivative involves the op's output as well as its inputs."""
+
+    def f(x):
+        return (fn(*primals[:k], x, *primals[k + 1 :]) ** 2).sum()
+
+    return f
+
+
+SECOND_ORDER = {
+    "hessian": torch.func.hessian,
+    "grad of grad": lambda f: jacrev(jacrev(f)),
+    "jacrev of jacfwd": lambda f: jacrev(jacfwd(f)),
+}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+@pytest.mark.parametrize("order", list(SECOND_ORDER))
+def test_second_derivatives(op, device, order):
+    primals = [random(shape[-1:], torch.float64, device) for shape in SHAPES[op.arity]]
+    for k in range(op.arity):
+        result = SECOND_ORDER[order](_scalar(op, op.fn, primals, k))(primals[k])
+        expected = SECOND_ORDER[order](_scalar(op, op.reference, primals, k))(primals[k])
+        torch.testing.assert_close(result, expected)
+        assert result.abs().sum() > 0
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_torch_func_under_autograd(op, device):
+    # A torch.func gradient, then torch.autograd through it: a second derivative across the two.
+    primals = _inputs(op, device)
+    grads = []
+    for fn in (op.fn, op.reference):
+        x = primals[0].clone().requires_grad_()
+        g = torch.func.grad(_scalar(op, fn, primals, 0))(x)
+        (g * g).sum().backward()
+        grads.append(x.grad)
+    torch.testing.assert_close(*grads)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_unsupported_nesting_raises(op, device):
+    # Never a silently wrong derivative: forward over forward mode (torch.func differentiates an
+    # autograd.Function's forward rule once), and the operator at two levels at once.
+    primals = [random(shape[-1:], torch.float64, device) for shape in SHAPES[op.arity]]
+    with pytest.raises(NotImplementedError, match="forward mode over forward mode"):
+        jacfwd(jacfwd(_scalar(op, op.fn, primals, 0)))(primals[0])
+    with pytest.raises(NotImplementedError, match="several levels at once"):
+        torch.func.hessian(_scalar(op, op.operator, primals, 0))(primals[0])
+
+
 # vmap --------------------------------------------------------------------------------------------
 
 FALLBACK_WARNING = "performance drop because we have not yet implemented the batching rule"

@@ -43,8 +43,10 @@ __all__: list[str] = []
 # (cpp/binding/fast_path.cpp), which runs the operator's C++ implementation directly when its
 # arguments are plain tensors that need no gradient and no mode, profiler or other dispatch layer
 # is active, and returns None otherwise. Then `_call` calls the operator, torch.ops.mykernels.*:
-# below the autograd layer when no input needs a gradient (that layer's kernel, written in Python
-# by torch.library.register_autograd, would only re-dispatch), through it otherwise.
+# below the autograd layer when no input needs a gradient and no forward-mode AD level is open
+# (that layer's kernel, `_derivatives`, would only re-dispatch), through it otherwise; under
+# torch.func's transforms, the op's autograd.Function instead, which torch.func applies level by
+# level.
 # BENCHMARKS.md has the cost of each path. dynamo does not trace the public functions
 # (torch.compiler.allow_in_graph): it puts each call in its graph as it is, and the tracers that
 # turn that graph into operators (AOTAutograd, make_fx, export) run the function with fake tensors
@@ -84,6 +86,18 @@ def _call(name: str, *tensors: object, **scalars: object) -> torch.Tensor:
             kwargs[argument] = float(value)
     for argument, value in zip(schema.tensors, tensors, strict=True):
         _check_tensor(name, argument, value)
+    if torch._C._are_functorch_transforms_active():
+        # torch.func's transforms, at any depth: the op's derivatives as an autograd.Function,
+        # which torch.func applies level by level (_derivatives).
+        if _levels(torch._C._functorch.TransformType.Jvp) > 1:
+            # torch.func differentiates an autograd.Function's forward rule once: the tangent of
+            # a tangent would be zero.
+            raise NotImplementedError(
+                f"mykernels.{name}: forward mode over forward mode (jvp of jvp, jacfwd of "
+                "jacfwd) is not supported; hessian (jacfwd of jacrev) and jacrev of jacfwd are"
+            )
+        values = [scalars.get(key, default) for key, default in schema.defaults.items()]
+        return _TRANSFORMABLE[name].apply(*tensors, *(float(v) for v in values))
     if _forward_ad_active() or (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
         return schema.overload(*tensors, **kwargs)
     with torch._C._AutoDispatchBelowAutograd():
@@ -143,12 +157,8 @@ def _define(
                 f"mykernels.ops defines {name}, which the op table (cpp/core/ops.h) of this build "
                 "does not have: rebuild mykernels"
             )
-        _library.impl(
-            name,
-            _autograd_kernel(name, setup_context, backward, jvp),
-            "Autograd",
-            with_keyset=True,
-        )
+        kernel, _TRANSFORMABLE[name] = _derivatives(name, setup_context, backward, jvp)
+        _library.impl(name, kernel, "Autograd", with_keyset=True)
         torch.library.register_vmap(f"mykernels::{name}", _batching_rule(name), lib=_library)
         _inductor.register(_SCHEMAS[name].overload, decomposition)
         _dtensor.register(_SCHEMAS[name].overload, sharding_like)
@@ -178,12 +188,13 @@ def _forward_ad_active() -> bool:
     return torch.autograd.forward_ad._current_level >= 0
 
 
-def _autograd_kernel(
+def _derivatives(
     name: str,
     setup_context: Callable[..., None],
     backward: Callable[..., object],
     jvp: Callable[..., torch.Tensor],
-) -> Callable[..., torch.Tensor]:
+) -> tuple[Callable[..., torch.Tensor], type[torch.autograd.Function]]:
+    """The op's autograd kernel, and its derivatives as an autograd.Function for torch.func."""
     schema = _SCHEMAS[name]
     overload = schema.overload
     arity = len(schema.tensors)
@@ -209,33 +220,72 @@ def _autograd_kernel(
     def jvp_tensors(ctx, *tangents: torch.Tensor | None) -> torch.Tensor:
         return jvp(ctx, *tangents[:arity])
 
-    # A Function of one autograd level (torch.autograd.Function less the routing of its apply
-    # through torch.func's transforms): the kernel runs at the dispatcher's autograd key, on the
+    rules = {
+        "forward": staticmethod(forward),
+        "setup_context": staticmethod(setup),
+        "backward": staticmethod(backward_all),
+        "jvp": staticmethod(jvp_tensors),
+    }
+    # For torch.func: an autograd.Function, which torch.func applies at each of its levels in turn
+    # (under vmap, its forward runs on the batched inputs, where the op's batching rule applies).
+    transformable = type(
+        f"{name}_derivatives", (torch.autograd.Function,), {**rules, "generate_vmap_rule": True}
+    )
+    # For the kernel: a Function of one autograd level (torch.autograd.Function less the routing
+    # of its apply through torch.func): the kernel runs at the dispatcher's autograd key, on the
     # tensors of the level being differentiated, where torch's own derivative kernels run.
-    function = type(
-        f"{name}_derivatives",
-        (torch.autograd.function._SingleLevelFunction,),
-        {
-            "forward": staticmethod(forward),
-            "setup_context": staticmethod(setup),
-            "backward": staticmethod(backward_all),
-            "jvp": staticmethod(jvp_tensors),
-        },
+    one_level = type(
+        f"{name}_derivatives_one_level", (torch.autograd.function._SingleLevelFunction,), rules
     )
 
     def kernel(keyset, *tensors: torch.Tensor, **scalars: float) -> torch.Tensor:
         if _forward_ad_active() or (
             torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
         ):
+            if torch._C._are_functorch_transforms_active():
+                _check_one_level(name, tensors)
             values = [scalars.get(key, default) for key, default in schema.defaults.items()]
             with torch._functorch.utils.enable_single_level_autograd_function():
-                return function.apply(*tensors, *values)
+                return one_level.apply(*tensors, *values)
         with torch._C._AutoDispatchBelowAutograd():
             return overload.redispatch(
                 keyset & torch._C._after_autograd_keyset, *tensors, **scalars
             )
 
-    return kernel
+    return kernel, transformable
+
+
+_TRANSFORMABLE: dict[str, type[torch.autograd.Function]] = {}
+
+
+def _levels(transform: torch._C._functorch.TransformType) -> int:
+    """How many of torch.func's active transforms are of this kind."""
+    return sum(i.key() == transform for i in torch._C._functorch.get_interpreter_stack() or ())
+
+
+def _check_one_level(name: str, tensors: tuple[torch.Tensor, ...]) -> None:
+    """Raises where the operator is differentiated at more than one level at once through
+    torch.func (hessian, grad of grad, jacfwd of jacrev, or a torch.func derivative of tensors
+    that torch.autograd differentiates too). The kernel's one-level Function runs the op below
+    autograd for the levels under its own, whose derivatives would then be lost: silently wrong
+    higher derivatives. The public function, mykernels.<name>, has torch.func apply its
+    derivatives level by level instead, and supports them."""
+    differentiating = (
+        torch._C._functorch.TransformType.Grad,
+        torch._C._functorch.TransformType.Jvp,
+    )
+    levels = sum(i.key() in differentiating for i in torch._C._functorch.get_interpreter_stack())
+    base = []
+    for t in tensors:
+        while torch._C._functorch.is_functorch_wrapped_tensor(t):
+            t = torch._C._functorch.get_unwrapped(t)
+        base.append(t)
+    if levels > 1 or any(t.requires_grad for t in base):
+        raise NotImplementedError(
+            f"torch.ops.mykernels.{name} cannot be differentiated at several levels at once "
+            f"through torch.func (hessian, grad of grad, or torch.func under torch.autograd): "
+            f"call mykernels.{name}, which can"
+        )
 
 
 # vmap. Every op of the table is elementwise with broadcasting, so one rule batches them all: the
