@@ -176,10 +176,14 @@ def _define(
 # and drop the tangents. So each op's autograd kernel is made here, as torch's is, around an
 # autograd.Function that has both rules: backward, and jvp for the tangents. A dual level being
 # open is enough to go through the Function (it passes through inputs that carry no tangent), so
-# that no tangent is ever lost; outside one, only inputs that require grad do. Of torch's private
-# API this uses the dual level's counter, the one-level Function that torch.func itself builds for
-# an autograd.Function under its transforms, and the switch that lets it run there: all in every
-# torch from 2.10 on, and exercised by tests/test_transforms.py on each.
+# that no tangent is ever lost; outside one, only inputs that require grad do. Under torch.func,
+# the public functions (`_call`) apply the same rules as a plain autograd.Function, which
+# torch.func applies at each of its levels in turn (the kernel, reached at one level, cannot do
+# that: it refuses what it would get wrong, `_check_one_level`). Of torch's private API this uses
+# the dual level's counter, the one-level Function that torch.func itself builds for an
+# autograd.Function under its transforms and the switch that lets it run there, and torch.func's
+# stack of transforms and its wrapped tensors: all in every torch from 2.10 on, and exercised by
+# tests/test_transforms.py on each.
 
 _library = torch.library.Library("mykernels", "FRAGMENT")
 
@@ -270,11 +274,8 @@ def _check_one_level(name: str, tensors: tuple[torch.Tensor, ...]) -> None:
     autograd for the levels under its own, whose derivatives would then be lost: silently wrong
     higher derivatives. The public function, mykernels.<name>, has torch.func apply its
     derivatives level by level instead, and supports them."""
-    differentiating = (
-        torch._C._functorch.TransformType.Grad,
-        torch._C._functorch.TransformType.Jvp,
-    )
-    levels = sum(i.key() in differentiating for i in torch._C._functorch.get_interpreter_stack())
+    transform = torch._C._functorch.TransformType
+    levels = _levels(transform.Grad) + _levels(transform.Jvp)
     base = []
     for t in tensors:
         while torch._C._functorch.is_functorch_wrapped_tensor(t):
