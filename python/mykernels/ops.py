@@ -349,7 +349,7 @@ def _square_jvp(ctx, tangent: torch.Tensor) -> torch.Tensor:
 def _square_decomposition(x: torch.Tensor) -> torch.Tensor:
     # float16 and bfloat16: computed in float32 and rounded once, as the kernels do (the product
     # of two 16-bit values is exact in float32).
-    _check_dtype("square", x.dtype)
+    _result_dtype("square", x)
     return x * x
 
 
@@ -417,14 +417,7 @@ def _add_jvp(ctx, tangent_a: torch.Tensor | None, tangent_b: torch.Tensor | None
 def _add_decomposition(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
     # Both inputs are converted to the result dtype before the sum, as the kernels do (for a 0-dim
     # CPU operand wider than the result, torch.add would keep more of its precision).
-    torch._check(
-        a.device == b.device,
-        lambda: (
-            f"mykernels.add: expected a and b on the same device, got {a.device} and {b.device}"
-        ),
-    )
-    dtype = torch.result_type(a, b)
-    _check_dtype("add", dtype)
+    dtype = _result_dtype("add", a, b)
     return torch.add(a.to(dtype), b.to(dtype), alpha=alpha)
 
 
@@ -495,9 +488,7 @@ def _d_sigmoid_decomposition(z: torch.Tensor) -> torch.Tensor:
     # costs a 16-bit kernel 10% of its bandwidth. In float32 for the 16-bit dtypes; capped at 0.25
     # where rounding would lift it past the maximum (clamp keeps NaN). Integer and bool z are
     # promoted to the default dtype, as torch.sigmoid does.
-    promoted = z.dtype.is_floating_point or z.dtype.is_complex
-    dtype = z.dtype if promoted else torch.get_default_dtype()
-    _check_dtype("d_sigmoid", dtype)
+    dtype = _result_dtype("d_sigmoid", z)
     compute = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
     s = torch.sigmoid(-torch.abs(z.to(compute)))
     return torch.clamp(s * (1 - s), max=0.25).to(dtype)
@@ -534,7 +525,8 @@ def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
 
 
 # Fake kernels, one per op of the table: the same checks and output metadata as the C++ operators
-# (cpp/binding/operators.cpp), for torch.compile and meta tensors.
+# (cpp/binding/operators.cpp), for torch.compile and meta tensors. The decompositions share their
+# checks and promotion (_result_dtype).
 
 
 def _check_dtype(op: str, dtype: torch.dtype) -> None:
@@ -552,25 +544,33 @@ def _listed(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _result_dtype(name: str, *tensors: torch.Tensor) -> torch.dtype:
+    """The dtype of op `name`'s result, by the table's promotion rule, after the C++ operator's
+    checks of the inputs' devices and of that dtype: for the fake kernels and the
+    decompositions."""
+    first = tensors[0]
+    devices = [str(t.device) for t in tensors]
+    torch._check(
+        all(t.device == first.device for t in tensors),
+        lambda: (
+            f"mykernels.{name}: expected {_listed(list(_SCHEMAS[name].tensors))} on the same "
+            f"device, got {_listed(devices)}"
+        ),
+    )
+    dtype = first.dtype if len(tensors) == 1 else torch.result_type(*tensors)
+    if _C.ops[name] == "integer_to_float" and not (dtype.is_floating_point or dtype.is_complex):
+        dtype = torch.get_default_dtype()
+    _check_dtype(name, dtype)
+    return dtype
+
+
 def _fake_kernel(name: str, promotion: str) -> Callable[..., torch.Tensor]:
     if promotion not in ("common", "integer_to_float"):
         raise ImportError(f"mykernels.ops: the promotion rule {promotion!r} of {name} is unknown")
-    names = _SCHEMAS[name].tensors
 
     def fake(*tensors: torch.Tensor, **scalars: float) -> torch.Tensor:
         first = tensors[0]
-        devices = [str(t.device) for t in tensors]
-        torch._check(
-            all(t.device == first.device for t in tensors),
-            lambda: (
-                f"mykernels.{name}: expected {_listed(list(names))} on the same device, "
-                f"got {_listed(devices)}"
-            ),
-        )
-        dtype = first.dtype if len(tensors) == 1 else torch.result_type(*tensors)
-        if promotion == "integer_to_float" and not (dtype.is_floating_point or dtype.is_complex):
-            dtype = torch.get_default_dtype()
-        _check_dtype(name, dtype)
+        dtype = _result_dtype(name, *tensors)
         shape = torch.broadcast_shapes(*(t.shape for t in tensors))
         if first.shape == shape:
             return torch.empty_like(first, dtype=dtype)
