@@ -1,6 +1,7 @@
 """The ops under torch.compile's Inductor: fused with each other and with torch ops through their
 Inductor decompositions (mykernels/_inductor.py), forward and backward, with the compile caches;
-and opaque but correct where torch lacks what the decompositions need."""
+each op's own kernel where it has nothing to fuse with; and opaque but correct where torch lacks
+what the decompositions need."""
 
 from __future__ import annotations
 
@@ -42,6 +43,19 @@ def _assert_fused(code: str, kernels: int | None = 1) -> None:
         assert len(_KERNEL.findall(code)) == kernels, code
 
 
+def _assert_opaque(code: str, name: str) -> None:
+    """code (one graph's output code) calls the operator `name` once and generates no kernel."""
+    calls = re.findall(r"= torch\.ops\.mykernels\.(\w+)\.default\(", code)
+    assert calls == [name], code
+    assert not _KERNEL.findall(code), code
+
+
+def _neighbour(t: torch.Tensor) -> torch.Tensor:
+    """t through an exact torch op (negation; logical not for bool): something for an op that
+    takes the result to fuse with."""
+    return torch.logical_not(t) if t.dtype == torch.bool else torch.neg(t)
+
+
 def _chain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return mykernels.square(mykernels.d_sigmoid(mykernels.add(x, y, alpha=0.5)))
 
@@ -70,12 +84,42 @@ def test_chain_is_one_kernel(device):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("op", OP_PARAMS)
-def test_each_op_is_one_kernel(op, device):
+def test_each_op_with_a_neighbour_is_one_kernel(op, device):
+    inputs = op.inputs((37, 129), device=device)
+
+    def before(*tensors):  # a torch op computes the inputs
+        return op.fn(*map(_neighbour, tensors))
+
+    def after(*tensors):  # a torch op takes the result
+        return op.fn(*tensors) * 3
+
+    for fn, expected in [
+        (before, op.reference(*(_neighbour(t.double()) for t in inputs))),
+        (after, op.reference(*(t.double() for t in inputs)) * 3),
+    ]:
+        result, codes = run_and_get_code(torch.compile(fn, fullgraph=True), *inputs)
+        (code,) = codes
+        _assert_fused(code)
+        assert_matches(result, expected, torch.float32)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_each_op_alone_keeps_its_kernel(op, device):
+    # Nothing to fuse with: the graph's inputs in, the graph's output out.
     inputs = op.inputs((37, 129), device=device)
     result, codes = run_and_get_code(torch.compile(op.fn, fullgraph=True), *inputs)
     (code,) = codes
-    _assert_fused(code)
-    assert_matches(result, op.reference(*(t.double() for t in inputs)), torch.float32)
+    _assert_opaque(code, op.name)
+    torch.testing.assert_close(result, op.fn(*inputs), rtol=0, atol=0)
+    # Under autograd, the joint graph decides: square and add keep their kernels in the forward
+    # graph, d_sigmoid's result feeds its backward, and it is fused with what the backward needs.
+    torch._dynamo.reset()
+    inputs = [t.requires_grad_() for t in inputs]
+    result = torch.compile(op.fn, fullgraph=True)(*inputs)
+    torch.testing.assert_close(result, op.fn(*inputs))
+    grads = torch.autograd.grad(result.sum(), inputs)
+    torch.testing.assert_close(grads, torch.autograd.grad(op.fn(*inputs).sum(), inputs))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -99,9 +143,13 @@ def test_chain_with_torch_ops_is_one_kernel(device):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_every_dtype_matches_the_reference(op, device):
-    # One graph for the four dtypes: one compile.
+    # One graph for the four dtypes: one compile. Negated inputs, so that each op has a
+    # neighbour to fuse with.
     def each(*tensors):
-        return [op.fn(*tensors[i : i + op.arity]) for i in range(0, len(tensors), op.arity)]
+        return [
+            op.fn(*map(_neighbour, tensors[i : i + op.arity]))
+            for i in range(0, len(tensors), op.arity)
+        ]
 
     inputs = [t for dtype in DTYPES for t in op.inputs((33, 65), dtype, device)]
     results, codes = run_and_get_code(torch.compile(each, fullgraph=True), *inputs)
@@ -109,7 +157,7 @@ def test_every_dtype_matches_the_reference(op, device):
     _assert_fused(code, kernels=None)
     for k, (result, dtype) in enumerate(zip(results, DTYPES, strict=True)):
         operands = inputs[k * op.arity : (k + 1) * op.arity]
-        assert_matches(result, op.reference(*(t.double() for t in operands)), dtype)
+        assert_matches(result, op.reference(*(-t.double() for t in operands)), dtype)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -121,8 +169,10 @@ def test_d_sigmoid_special_values(device):
         info = torch.finfo(dtype)
         return torch.cat([
             torch.tensor(special, dtype=dtype, device=device),
-            # Near 0, where the rounding of (1 + t)^2 could lift the quotient above 0.25.
+            # Near 0, where s is near 1/2 and the rounding of 1 - s could lift s(1 - s) above 0.25
+            # (the decomposition's comment says why it cannot).
             torch.linspace(-1e-3, 1e-3, 2001, dtype=torch.float64, device=device).to(dtype),
+            torch.empty(20000, dtype=torch.float64, device=device).uniform_(-3e-3, 3e-3).to(dtype),
             # The tails, down to the smallest results and past them.
             torch.tensor([20.0, -20.0, 88.0, -88.0, 100.0, -100.0, 1e4, -1e4, info.max, -info.max,
                           info.tiny, -info.tiny], dtype=dtype, device=device),
@@ -132,10 +182,14 @@ def test_d_sigmoid_special_values(device):
     tails = torch.linspace(15, 80, 200, dtype=torch.float32, device=device)
     integers = torch.randint(-100, 100, (257,), device=device)
     inputs = [*(values(dtype) for dtype in DTYPES), tails, -tails, integers, integers > 0]
+    # d_sigmoid is even, and the negation that gives it a neighbour is exact: the results are
+    # those of z. (Logical not for bool z.)
     results, codes = run_and_get_code(
-        torch.compile(lambda *zs: [mykernels.d_sigmoid(z) for z in zs], fullgraph=True), *inputs
+        torch.compile(lambda *zs: [mykernels.d_sigmoid(_neighbour(z)) for z in zs], fullgraph=True),
+        *inputs,
     )
     _assert_fused(codes[0], kernels=None)
+    inputs[-1] = torch.logical_not(inputs[-1])
     for z, result, dtype in zip(inputs, results, DTYPES, strict=False):
         n = len(special)
         assert result[:2].eq(0.25).all()  # exactly
@@ -168,13 +222,14 @@ def test_add_broadcasting_and_promotion(device):
         (torch.full((4,), -1.0, device=device), torch.tensor(1 + 2**-30, dtype=torch.float64, device=device), 1),
     ]  # fmt: skip
 
+    # The graph negates negated inputs (exactly), so that each add has a neighbour to fuse with.
     def adds(*tensors):
         return [
-            mykernels.add(tensors[2 * k], tensors[2 * k + 1], alpha=alpha)
+            mykernels.add(-tensors[2 * k], -tensors[2 * k + 1], alpha=alpha)
             for k, (_, _, alpha) in enumerate(cases)
         ]
 
-    inputs = [t for a, b, _ in cases for t in (a, b)]
+    inputs = [-t for a, b, _ in cases for t in (a, b)]
     results, codes = run_and_get_code(torch.compile(adds, fullgraph=True), *inputs)
     _assert_fused(codes[0], kernels=None)
     for (a, b, alpha), result in zip(cases, results, strict=True):
@@ -375,16 +430,15 @@ logging.getLogger("mykernels").addHandler(handler)
 logging.getLogger("mykernels").setLevel(logging.DEBUG)
 
 how, device = sys.argv[1:]
-if how == "missing":  # the module is not there
-    sys.modules["torch._inductor.decomposition"] = None
-    import mykernels
-    del sys.modules["torch._inductor.decomposition"]
-else:  # the table is something else
-    import torch._inductor.decomposition as decomposition
-    table = decomposition.decompositions
-    decomposition.decompositions = types.MappingProxyType(table)
-    import mykernels
-    decomposition.decompositions = table
+# Inductor's joint-graph passes imported first, so that mykernels registers its patterns at import.
+from torch._inductor.fx_passes import joint_graph
+patterns = joint_graph.patterns
+if how == "missing":  # the pattern matcher's pass is not there
+    del joint_graph.patterns
+else:  # it is something else
+    joint_graph.patterns = types.MappingProxyType(dict(patterns.patterns))
+import mykernels
+joint_graph.patterns = patterns
 
 from torch._inductor.utils import run_and_get_code
 

@@ -3,18 +3,26 @@
 Inductor, torch.compile's default backend, cannot see into a custom operator: it calls each one as
 an opaque kernel, so a chain of mykernels ops runs as one kernel per op where the same math in
 torch operations is fused into one. `register` gives Inductor an op's math in torch operations,
-its decomposition, which Inductor substitutes for the operator while it traces the graph (forward
-and backward) and then fuses with the graph's other pointwise operations. The table it goes into
-is Inductor's own (``torch._inductor.decomposition.decompositions``), so only Inductor decomposes
-(with the debugging backend that copies its tracing, ``aot_eager_decomp_partition``): eager calls,
-``torch.export`` (``run_decompositions()`` included) and the other backends keep the operators.
+its decomposition. Inductor puts it in place of an operator that has something to fuse with, in
+the graph that AOTAutograd traced (the joint forward and backward graph, before it is split, or
+the inference graph), and then fuses it with the graph's other pointwise operations; the
+partitioner sees torch operations, which it may recompute in the backward instead of saving them.
 
-The compile caches. Inductor's FX graph cache keys an entry on the graph after the
-decompositions, so it never mixes graphs with and without them. AOTAutograd's cache keys on the
-graph that dynamo captured, before the decompositions, and on Inductor's configuration, but not on
-the decomposition table: an entry written by a process without these decompositions (an older
-mykernels), or with other ones, would be taken by one with them, and the other way round. (A graph
-that calls the public functions, mykernels.<name>, never uses that cache: dynamo puts those
+An operator with nothing to fuse with keeps its own kernel: one whose tensor inputs are all
+inputs of the graph and whose result goes only to the graph's output. Decomposed, it would be one
+generated kernel doing the same work, and mykernels' kernel is as fast or faster (at 2^20
+elements on an H200, where a kernel is a few microseconds, up to 15% faster: BENCHMARKS.md).
+
+The substitution is a pattern of Inductor's joint-graph pattern matcher (so it runs only where
+``torch._inductor.config.pattern_matcher`` is on, as it is by default), whose check decides per
+call. Only Inductor decomposes: eager calls, ``torch.export`` (``run_decompositions()`` included)
+and the other backends keep the operators.
+
+The compile caches. AOTAutograd's cache keys on the graph that dynamo captured and on Inductor's
+configuration, and Inductor's FX graph cache on the graph before the substitution: neither sees
+the patterns, so an entry written by a process without them (an older mykernels, or one with
+other decompositions) would be taken by one with them, and the other way round. (A graph that
+calls the public functions, mykernels.<name>, never uses AOTAutograd's cache: dynamo puts those
 functions into the graph as they are, and AOTAutograd declines to cache a graph that calls
 functions outside torch. A graph that calls ``torch.ops.mykernels.*`` directly uses it.) So
 `register` also writes a fingerprint of the decompositions (the source of the modules that define
@@ -23,13 +31,14 @@ them and of this one) into Inductor's configuration, which both caches' keys con
 function's, so that it marks nothing cacheable.
 
 All of torch's private API that mykernels uses for this is in this module. Where it is missing or
-has changed (another torch), `register` leaves the table as it is, logs why once, at INFO level,
+has changed (another torch), `register` leaves Inductor as it is, logs why once, at INFO level,
 on the "mykernels" logger, and the ops stay opaque to Inductor, and correct.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
 import logging
 import sys
 from collections.abc import Callable
@@ -46,46 +55,46 @@ FINGERPRINT_KEY = "mykernels: Inductor decompositions"
 unavailable: str | None = None
 
 _registered: dict[torch._ops.OpOverload, Callable[..., object]] = {}
+# The operators whose pattern is in Inductor's pattern matcher. A pattern is registered once and
+# looks its decomposition up in _registered at each match, so that `register` can replace a
+# decomposition and `unregister` remove it.
+_patterns: set[torch._ops.OpOverload] = set()
 
 
 def register(overload: torch._ops.OpOverload, decomposition: Callable[..., object]) -> None:
-    """Makes Inductor replace `overload` by `decomposition`, its math in torch operations.
+    """Makes Inductor replace `overload` by `decomposition`, its math in torch operations, wherever
+    the operator has something to fuse with (`has_neighbours`).
 
     `decomposition` takes the operator's arguments, with fake or symbolic tensors, and returns
     what the operator would: the same dtype, shape and device, with values equal within the
-    rounding of the op's dtype. It must always decompose (never return NotImplemented): Inductor
-    has no fallback for an operator that is in its decomposition table. Registering an op again
-    replaces its decomposition.
+    rounding of the op's dtype. Registering an op again replaces its decomposition.
     """
     if unavailable is not None:
         return
     try:
         if not isinstance(overload, torch._ops.OpOverload):
             raise TypeError(f"register takes an OpOverload, got {type(overload).__name__}")
-        table, select_table, config = _api()
+        import torch._inductor.config as config
+
+        if not isinstance(config.unsafe_marked_cacheable_functions, dict):
+            raise TypeError("torch._inductor.config.unsafe_marked_cacheable_functions is no dict")
         _registered[overload] = decomposition
-        # The fingerprint first: a decomposition is never in the table while the caches' keys
-        # lack it.
+        # The fingerprint first: a decomposition is never in use while the caches' keys lack it.
         _set_fingerprint(config, _fingerprint(_registered))
-        table[overload] = decomposition
-        _forget_derived_tables()
-        # What a compile will use: the check that this torch picks its table as expected.
-        if select_table().get(overload) is not decomposition:
-            raise RuntimeError("select_decomp_table() does not see the decompositions registered")
+        _when_imported(_JOINT_GRAPH, _add_patterns)
     except Exception as error:  # the private API differs in this torch
         _turn_off(f"{type(error).__name__}: {error}")
 
 
 def unregister() -> None:
     """Removes every decomposition that `register` added, and the fingerprint: the ops are opaque
-    to Inductor again, as with a mykernels that has no decompositions."""
+    to Inductor again, as with a mykernels that has no decompositions. (The patterns stay, and
+    match nothing.)"""
     if not _registered:
         return
-    table, _, config = _api()
-    for overload in _registered:
-        table.pop(overload, None)
     _registered.clear()
-    _forget_derived_tables()
+    import torch._inductor.config as config
+
     _set_fingerprint(config, None)
 
 
@@ -99,31 +108,130 @@ def fingerprint() -> str | None:
     or None where there are none."""
     if unavailable is not None or not _registered:
         return None
-    return _api()[2].unsafe_marked_cacheable_functions.get(FINGERPRINT_KEY)
-
-
-def _api():
-    """Inductor's decomposition table, the function that picks the table a compile uses, and
-    Inductor's configuration. Importing them costs about 0.25 s at the first call, which is at
-    `import mykernels`; a compile imports them anyway."""
     import torch._inductor.config as config
-    import torch._inductor.decomposition as decomposition
 
-    table = decomposition.decompositions
-    if not isinstance(table, dict):
-        raise TypeError(f"torch._inductor.decomposition.decompositions is a {type(table)}")
-    if not isinstance(config.unsafe_marked_cacheable_functions, dict):
-        raise TypeError("torch._inductor.config.unsafe_marked_cacheable_functions is no dict")
-    return table, decomposition.select_decomp_table, config
+    return config.unsafe_marked_cacheable_functions.get(FINGERPRINT_KEY)
 
 
-def _forget_derived_tables() -> None:
-    # select_decomp_table() returns a copy of the table merged with the random ops' decompositions,
-    # made once (functools.cache): it is made again at the next compile.
-    module = sys.modules.get("torch._inductor.decomposition")
-    merged = getattr(module, "fast_random_decomps", None)
-    if merged is not None and hasattr(merged, "cache_clear"):
-        merged.cache_clear()
+def has_neighbours(node: torch.fx.Node) -> bool:
+    """Whether a call in an FX graph has something that Inductor could fuse it with: a tensor
+    input computed in the graph, or a user other than the graph's output (a tensor that only
+    passes through, a graph input or constant, or the output, is no neighbour; nor is a user that
+    reads only the result's size)."""
+
+    def computed(value: torch.fx.Node) -> bool:
+        return value.op not in ("placeholder", "get_attr") and _is_tensor(value)
+
+    def fusable(user: torch.fx.Node) -> bool:
+        return user.op != "output" and _is_tensor(user)
+
+    return any(map(computed, node.all_input_nodes)) or any(map(fusable, node.users))
+
+
+def _is_tensor(node: torch.fx.Node) -> bool:
+    # Whether the node's value holds a tensor (no "val": assume it does).
+    value = node.meta.get("val", node.meta.get("example_value"))
+    if value is None:
+        return True
+    return any(isinstance(leaf, torch.Tensor) for leaf in torch.utils._pytree.tree_leaves(value))
+
+
+def _decomposes(match) -> bool:
+    node = match.output_node()
+    return node.target in _registered and has_neighbours(node)
+
+
+def _decompose(match, *args: object, **kwargs: object) -> None:
+    # The pattern's handler: the decomposition, traced on the call's arguments (fake tensors,
+    # symbolic sizes included), in place of the call.
+    decomposition = _registered[match.output_node().target]
+    names = list(kwargs)
+
+    def replacement(*values: object) -> object:
+        positional = len(values) - len(names)
+        return decomposition(
+            *values[:positional], **dict(zip(names, values[positional:], strict=True))
+        )
+
+    match.replace_by_example(replacement, [*args, *kwargs.values()])
+
+
+# The module of Inductor's joint-graph passes, and of the pattern matcher's pass that the patterns
+# go into. Importing it takes about 1.2 s (it imports Inductor's lowerings), so the patterns go in
+# when torch.compile or another entry into Inductor imports it (torch.compile does as it is
+# called), not at `import mykernels`.
+_JOINT_GRAPH = "torch._inductor.fx_passes.joint_graph"
+
+
+def _add_patterns() -> None:
+    """Puts a pattern for each registered operator into Inductor's joint-graph pattern matcher
+    (once for each operator)."""
+    try:
+        from torch._inductor.fx_passes import joint_graph
+        from torch._inductor.pattern_matcher import CallFunctionVarArgs, register_graph_pattern
+
+        pass_dict = joint_graph.patterns
+        for overload in _registered:
+            if overload not in _patterns:
+                register_graph_pattern(
+                    CallFunctionVarArgs(overload), extra_check=_decomposes, pass_dict=pass_dict
+                )(_decompose)
+                _patterns.add(overload)
+            # The check that this torch finds the pattern where it looks.
+            if not any(
+                getattr(entry, "handler", None) is _decompose
+                for entry in pass_dict[("call_function", overload)]
+            ):
+                raise RuntimeError("the joint-graph pattern matcher does not list the pattern")
+    except Exception as error:  # the private API differs in this torch
+        _turn_off(f"{type(error).__name__}: {error}")
+
+
+def _when_imported(name: str, then: Callable[[], None]) -> None:
+    """Runs `then` now where the module `name` is imported, and otherwise just after its import.
+    `then` must not raise."""
+    if name in sys.modules:
+        then()
+    elif not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(name, then))
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """A finder that finds nothing itself: it lets the other finders find the module `name`, and
+    gives its spec a loader that runs `then` after the module's own code. It removes itself at
+    that import."""
+
+    def __init__(self, name: str, then: Callable[[], None]) -> None:
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            spec = getattr(finder, "find_spec", lambda *_: None)(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _ThenLoader(spec.loader, self.then)
+                return spec
+        return None
+
+
+class _ThenLoader(importlib.abc.Loader):
+    """A module's loader, which runs `then` after the module is executed."""
+
+    def __init__(self, loader, then: Callable[[], None]) -> None:
+        self.loader, self.then = loader, then
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self.loader.exec_module(module)
+        self.then()
+
+    def __getattr__(self, name: str):  # get_source, get_code, ... of the module's own loader
+        return getattr(self.loader, name)
 
 
 def _set_fingerprint(config, value: str | None) -> None:
