@@ -17,6 +17,10 @@ mykernels eager and torch compiled over mykernels compiled (1.00: as fast as the
 below 1 slower). Compilation and timing are mykernels.bench's: each function compiled afresh with
 Inductor, fullgraph=True and static shapes, a figure only where the timed calls ran the graph
 Inductor compiled ("not compiled" and why otherwise), the three timed in alternation.
+
+Both compiled functions are compiled with Inductor's pointwise autotuning off (mykernels.bench's
+_compile says why), so that the table compares the code of the two, not two picks of a block size
+that vary from compile to compile. --autotune compiles them as torch.compile does by default.
 """
 
 from __future__ import annotations
@@ -48,10 +52,13 @@ def _built(case: str, ops: types.SimpleNamespace):
     return fn
 
 
-def row(case: str, dtype: torch.dtype, n: int, device: str) -> dict[str, object]:
+def row(
+    case: str, dtype: torch.dtype, n: int, device: str, autotune: bool = False
+) -> dict[str, object]:
     x, y = (torch.randn(n, device=device).to(dtype) for _ in range(2))
     eager = _built(case, MYKERNELS)
-    ours, theirs = bench._compile(_built(case, MYKERNELS)), bench._compile(_built(case, TORCH))
+    ours = bench._compile(_built(case, MYKERNELS), autotune)
+    theirs = bench._compile(_built(case, TORCH), autotune)
     reasons = {
         "mykernels": bench._not_compiled(ours, (x, y)),
         "torch": bench._not_compiled(theirs, (x, y)),
@@ -101,6 +108,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="DTYPE",
     )
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument(
+        "--autotune",
+        action="store_true",
+        help="compile with Inductor's pointwise autotuning on, as torch.compile does by default",
+    )
     args = parser.parse_args(argv)
     device = args.device.split(":")[0]
     if device == "cuda" and not torch.cuda.is_available():
@@ -108,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     commit = mykernels.build_info().get("commit")
     print(
         f"{bench._device_name(device)}, torch {torch.__version__}, "
-        f"mykernels {mykernels.__version__} ({commit or 'commit unknown'})"
+        f"mykernels {mykernels.__version__} ({commit or 'commit unknown'}), "
+        f"pointwise autotuning {'on' if args.autotune else 'off'}"
     )
     print(
         f"{'case':10} {'dtype':8} {'size':>9} {'mykernels eager us':>18} "
@@ -118,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     for dtype in (bench.DTYPES[name] for name in args.dtypes):
         for n in args.sizes:
             for case in args.cases:
-                r = row(case, dtype, n, device)
+                r = row(case, dtype, n, device, args.autotune)
                 vs_best = f"{r['vs_best']:.2f}x" if "vs_best" in r else ""
                 print(
                     f"{case:10} {r['dtype']:8} {n:9} {_cell(r['eager_us'])} "

@@ -138,7 +138,7 @@ class _Compiled:
     runs: int = 0  # the calls of those graphs
 
 
-def _compile(fn: Fn) -> _Compiled:
+def _compile(fn: Fn, autotune: bool = True) -> _Compiled:
     """fn under torch.compile with Inductor, counting the graphs compiled and the calls of them.
 
     torch.compile does not say what it did: where dynamo will not compile (a frame it skips, its
@@ -152,13 +152,21 @@ def _compile(fn: Fn) -> _Compiled:
     torch.compiler.reset() gives the case dynamo's cache to itself: the cache and its recompile
     limit (8) are per code object, and dynamo wraps every builtin (torch.square, torch.add) in the
     same Python function, so that all their cases would share one.
+
+    autotune=False compiles with Inductor's pointwise autotuning off: each generated pointwise
+    kernel gets Inductor's first block size, where it would otherwise time two block sizes at its
+    first call and keep the faster. That timing is its own (one kernel at a time, with the cache
+    flushed), so that at sizes where a kernel takes a few microseconds, which one it keeps varies
+    from compile to compile; a comparison of two compiled functions with autotuning off compares
+    their code, not the two picks.
     """
     torch.compiler.reset()
     compiled = _Compiled(fn)
 
     def inductor(graph_module: torch.fx.GraphModule, example_inputs: list) -> Callable:
         compiled.graphs += 1
-        with torch._inductor.config.patch(compile_threads=1):
+        settings = {} if autotune else {"triton.autotune_pointwise": False}
+        with torch._inductor.config.patch(compile_threads=1, **settings):
             graph = torch._inductor.compile(graph_module, example_inputs)
 
         def run(*args: object) -> object:
