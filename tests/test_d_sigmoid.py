@@ -54,6 +54,22 @@ def test_tails_are_accurate(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_16_bit_tails_within_an_ulp(dtype, device):
+    # Within one ulp of the dtype of the exact value, out to bfloat16's subnormals (z ~ 92,
+    # where float32's exp(-|z|) is itself subnormal): the CUDA kernels' fast exponential must
+    # lose nothing that the rounding to 16 bits keeps.
+    info = torch.finfo(dtype)
+    z = torch.linspace(0, 95, 4001, dtype=torch.float64).to(dtype).to(device)
+    for signed in (z, -z):
+        expected = _reference(signed)
+        magnitude = expected.to(dtype).double().abs().clamp(min=info.tiny)
+        ulp = torch.exp2(torch.floor(torch.log2(magnitude))) * info.eps
+        error = (mykernels.d_sigmoid(signed).double() - expected).abs()
+        assert (error <= ulp).all(), (signed[error > ulp], error.max())
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_symmetric(device):
     z = random(5000, torch.float32, device)
     torch.testing.assert_close(mykernels.d_sigmoid(z), mykernels.d_sigmoid(-z), rtol=0, atol=0)
