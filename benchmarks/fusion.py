@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         for n in args.sizes:
             for case in args.cases:
                 r = row(case, dtype, n, device, args.autotune)
-                vs_best = f"{r['vs_best']:.2f}x" if "vs_best" in r else ""
+                vs_best = f"{r['vs_best']:.3f}x" if "vs_best" in r else ""
                 print(
                     f"{case:10} {r['dtype']:8} {n:9} {_cell(r['eager_us'])} "
                     f"{_cell(r['compiled_us'])} {_cell(r['torch_compiled_us'])} {vs_best:>8}",
