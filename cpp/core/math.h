@@ -14,9 +14,10 @@ namespace detail {
 // exp(x) for x <= 0, and NaN for NaN. On the GPU the CUDA math library's, except in the kernels of
 // float16 and bfloat16 tensors (cuda/CMakeLists.txt defines MYKERNELS_FAST_EXP for their objects
 // alone): there the GPU's fast exponential, __expf, whose error (2 + 1.2 |y| ulp of float32 for
-// __expf(y), under 1e-5 here) is far below their rounding (2^-8 and 2^-11 relative), and which
-// takes d_sigmoid at 2^20 elements on an H100 from 4-6% slower than Triton's kernel to 1-3%
-// (BENCHMARKS.md). It runs at x + 64 ln 2 and the result is scaled back by 2^-64, exactly: __expf
+// __expf(y); with the rounding of the shift below, under 1.1e-5 relative) is far below their
+// rounding (2^-8 and 2^-11 relative), and which takes d_sigmoid at 2^20 elements on an H100 from
+// 4-6% slower than Triton's kernel to 1-3% (BENCHMARKS.md). It runs at x + 64 ln 2 and the result
+// is scaled back by 2^-64 (exact, but for a float32 subnormal result, rounded once): __expf
 // flushes results below 2^-126 to zero, which bfloat16 keeps as subnormals. On the CPU, for float,
 // a branch-free Cephes-style evaluation (within 1 ulp of exp over [-110, 0], denormal results
 // included) that the compiler vectorizes, where std::exp stays a scalar library call; the CPU

@@ -8,28 +8,30 @@ the graph that AOTAutograd traced (the joint forward and backward graph, before 
 the inference graph), and then fuses it with the graph's other pointwise operations; the
 partitioner sees torch operations, which it may recompute in the backward instead of saving them.
 
-An operator with nothing to fuse with keeps its own kernel: one whose tensor inputs are all
-inputs of the graph and whose result goes only to the graph's output. Decomposed, it would be one
-generated kernel doing the same work. Where a kernel takes a few microseconds (2^20 elements on
-an H100), mykernels' kernel is within 1-3% of Inductor's with its pointwise autotuning off, and
-up to 15% faster with torch's default, which picks a block size by a timing of its own that
-varies from compile to compile (BENCHMARKS.md); at 2^26 they are equal. Its own kernel also keeps
-mykernels' exact results for the op.
+An operator with nothing to fuse with keeps its own kernel: one whose tensor inputs are all inputs
+of the graph and whose result goes only to the graph's output. Decomposed, it would be one
+generated kernel doing the same work. Where a kernel takes a few microseconds (2^20 elements on an
+H100), mykernels' kernel is within 1-3% of Inductor's with its pointwise autotuning off, while with
+torch's default, which picks a block size by a timing of its own that varies from compile to
+compile, Inductor's took up to 20% longer (BENCHMARKS.md); at 2^26 they are equal. Its own kernel
+also keeps mykernels' exact results for the op.
 
-The substitution is a pattern of Inductor's joint-graph pattern matcher (so it runs only where
-``torch._inductor.config.pattern_matcher`` is on, as it is by default), whose check decides per
-call. Only Inductor decomposes: eager calls, ``torch.export`` (``run_decompositions()`` included)
-and the other backends keep the operators.
+The substitution is a pattern of Inductor's joint-graph pattern matcher, whose check decides per
+call (so it runs only where ``torch._inductor.config.pattern_matcher`` and
+``use_joint_graph_passes`` are on, as they are by default; with either off the ops stay opaque).
+Only Inductor decomposes: eager calls, ``torch.export`` (``run_decompositions()`` included) and the
+other backends keep the operators.
 
-The compile caches. AOTAutograd's cache keys on the graph that dynamo captured and on Inductor's
-configuration, and Inductor's FX graph cache on the graph before the substitution: neither sees
-the patterns, so an entry written by a process without them (an older mykernels, or one with
-other decompositions) would be taken by one with them, and the other way round. (A graph that
-calls the public functions, mykernels.<name>, never uses AOTAutograd's cache: dynamo puts those
-functions into the graph as they are, and AOTAutograd declines to cache a graph that calls
-functions outside torch. A graph that calls ``torch.ops.mykernels.*`` directly uses it.) So
-`register` also writes a fingerprint of the decompositions (the source of the modules that define
-them and of this one) into Inductor's configuration, which both caches' keys contain: the entry
+The compile caches. Inductor's FX graph cache keys on the graphs after the joint-graph passes, so
+it never mixes graphs with and without the substitution. AOTAutograd's cache keys on the graph that
+dynamo captured and on Inductor's configuration, not on the patterns: an entry written by a process
+without them (an older mykernels, or one with other decompositions) would be taken by one with
+them, and the other way round. (A graph that calls the public functions, mykernels.<name>, never
+uses AOTAutograd's cache: dynamo puts those functions into the graph as they are, and AOTAutograd
+declines to cache a graph that calls functions outside torch. A graph that calls
+``torch.ops.mykernels.*`` directly uses it.) So `register` also writes a fingerprint of the
+decompositions (the source of the modules that define them and of this one) into Inductor's
+configuration, which the caches' keys contain: the entry
 ``unsafe_marked_cacheable_functions["mykernels: Inductor decompositions"]``, whose name is no
 function's, so that it marks nothing cacheable.
 
@@ -44,6 +46,7 @@ import hashlib
 import importlib.abc
 import logging
 import sys
+import threading
 from collections.abc import Callable
 
 import torch
@@ -62,6 +65,8 @@ _registered: dict[torch._ops.OpOverload, Callable[..., object]] = {}
 # looks its decomposition up in _registered at each match, so that `register` can replace a
 # decomposition and `unregister` remove it.
 _patterns: set[torch._ops.OpOverload] = set()
+# Held while patterns are added: `register` and the import of Inductor may run in two threads.
+_lock = threading.RLock()
 
 
 def register(overload: torch._ops.OpOverload, decomposition: Callable[..., object]) -> None:
@@ -144,7 +149,7 @@ def _decomposes(match) -> bool:
     return node.target in _registered and has_neighbours(node)
 
 
-def _decompose(match, *args: object, **kwargs: object) -> None:
+def _decompose(match, /, *args: object, **kwargs: object) -> None:
     # The pattern's handler: the decomposition, traced on the call's arguments (fake tensors,
     # symbolic sizes included), in place of the call.
     decomposition = _registered[match.output_node().target]
@@ -174,35 +179,40 @@ def _add_patterns() -> None:
         from torch._inductor.pattern_matcher import CallFunctionVarArgs, register_graph_pattern
 
         pass_dict = joint_graph.patterns
-        for overload in _registered:
-            if overload not in _patterns:
-                register_graph_pattern(
-                    CallFunctionVarArgs(overload), extra_check=_decomposes, pass_dict=pass_dict
-                )(_decompose)
-                _patterns.add(overload)
-            # The check that this torch finds the pattern where it looks.
-            if not any(
-                getattr(entry, "handler", None) is _decompose
-                for entry in pass_dict[("call_function", overload)]
-            ):
-                raise RuntimeError("the joint-graph pattern matcher does not list the pattern")
+        with _lock:
+            for overload in list(_registered):
+                if overload not in _patterns:
+                    register_graph_pattern(
+                        CallFunctionVarArgs(overload), extra_check=_decomposes, pass_dict=pass_dict
+                    )(_decompose)
+                    _patterns.add(overload)
+                # The check that this torch finds the pattern where it looks.
+                if not any(
+                    getattr(entry, "handler", None) is _decompose
+                    for entry in pass_dict[("call_function", overload)]
+                ):
+                    raise RuntimeError("the joint-graph pattern matcher does not list the pattern")
     except Exception as error:  # the private API differs in this torch
         _turn_off(f"{type(error).__name__}: {error}")
 
 
 def _when_imported(name: str, then: Callable[[], None]) -> None:
     """Runs `then` now where the module `name` is imported, and otherwise just after its import.
-    `then` must not raise."""
-    if name in sys.modules:
+    `then` must not raise, and may run twice (where another thread imports the module while the
+    hook goes in)."""
+    with _lock:
+        if name not in sys.modules and not any(
+            isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path
+        ):
+            sys.meta_path.insert(0, _AfterImport(name, then))
+    if name in sys.modules:  # imported before, or while, the hook went in
         then()
-    elif not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterImport(name, then))
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
     """A finder that finds nothing itself: it lets the other finders find the module `name`, and
-    gives its spec a loader that runs `then` after the module's own code. It removes itself at
-    that import."""
+    gives its spec a loader that runs `then` after the module's own code. It stays until that
+    code has run (a spec found without an import, or an import that failed, leaves it)."""
 
     def __init__(self, name: str, then: Callable[[], None]) -> None:
         self.name, self.then = name, then
@@ -210,28 +220,35 @@ class _AfterImport(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
         if fullname != self.name:
             return None
-        sys.meta_path.remove(self)
         for finder in sys.meta_path:
+            if finder is self:
+                continue
             spec = getattr(finder, "find_spec", lambda *_: None)(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None:
-                    spec.loader = _ThenLoader(spec.loader, self.then)
+                    spec.loader = _ThenLoader(spec.loader, self)
                 return spec
         return None
 
+    def imported(self) -> None:
+        with _lock:
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+        self.then()
+
 
 class _ThenLoader(importlib.abc.Loader):
-    """A module's loader, which runs `then` after the module is executed."""
+    """A module's loader, which tells `hook` once the module's code has run."""
 
-    def __init__(self, loader, then: Callable[[], None]) -> None:
-        self.loader, self.then = loader, then
+    def __init__(self, loader, hook: _AfterImport) -> None:
+        self.loader, self.hook = loader, hook
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module) -> None:
         self.loader.exec_module(module)
-        self.then()
+        self.hook.imported()
 
     def __getattr__(self, name: str):  # get_source, get_code, ... of the module's own loader
         return getattr(self.loader, name)
