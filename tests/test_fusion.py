@@ -56,6 +56,15 @@ def _neighbour(t: torch.Tensor) -> torch.Tensor:
     return torch.logical_not(t) if t.dtype == torch.bool else torch.neg(t)
 
 
+def _one_fused_kernel(fn, *inputs: torch.Tensor) -> torch.Tensor:
+    """fn(*inputs) under torch.compile, checked to be one graph of one kernel that calls no
+    mykernels operator."""
+    result, codes = run_and_get_code(torch.compile(fn, fullgraph=True), *inputs)
+    (code,) = codes
+    _assert_fused(code)
+    return result
+
+
 def _chain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return mykernels.square(mykernels.d_sigmoid(mykernels.add(x, y, alpha=0.5)))
 
@@ -76,10 +85,7 @@ def test_decompositions_are_registered():
 @pytest.mark.parametrize("device", DEVICES)
 def test_chain_is_one_kernel(device):
     x, y = random((64, 33), device=device), random((33,), device=device)
-    result, codes = run_and_get_code(torch.compile(_chain, fullgraph=True), x, y)
-    (code,) = codes
-    _assert_fused(code)
-    assert_matches(result, _chain_reference(x, y), torch.float32)
+    assert_matches(_one_fused_kernel(_chain, x, y), _chain_reference(x, y), torch.float32)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -97,10 +103,7 @@ def test_each_op_with_a_neighbour_is_one_kernel(op, device):
         (before, op.reference(*(_neighbour(t.double()) for t in inputs))),
         (after, op.reference(*(t.double() for t in inputs)) * 3),
     ]:
-        result, codes = run_and_get_code(torch.compile(fn, fullgraph=True), *inputs)
-        (code,) = codes
-        _assert_fused(code)
-        assert_matches(result, expected, torch.float32)
+        assert_matches(_one_fused_kernel(fn, *inputs), expected, torch.float32)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -134,10 +137,7 @@ def test_chain_with_torch_ops_is_one_kernel(device):
         return torch.tanh(h * h) * torch.sigmoid(x) * torch.sigmoid(-x) - torch.relu(y)
 
     x, y = random((50, 40), device=device), random((50, 40), device=device)
-    result, codes = run_and_get_code(torch.compile(mixed, fullgraph=True), x, y)
-    (code,) = codes
-    _assert_fused(code)
-    assert_matches(result, reference(x, y), torch.float32)
+    assert_matches(_one_fused_kernel(mixed, x, y), reference(x, y), torch.float32)
 
 
 @pytest.mark.parametrize("device", DEVICES)
