@@ -113,7 +113,7 @@ def _install(overload: torch._ops.OpOverload, like: torch._ops.OpOverload) -> No
         # Where torch has both kinds for an op, its propagator takes the single-dim one, for
         # `overload` as for `like`.
         if like in strategies:
-            strategies[overload] = _strategy_as(like, strategies[like], OpSchema)
+            strategies[overload] = _strategy_as(overload, like, strategies[like], OpSchema)
         if like in single_dim:
             single_dim[overload] = _single_dim_strategy_as(like, single_dim[like])
     except Exception as error:  # the private API differs in this torch
@@ -121,12 +121,19 @@ def _install(overload: torch._ops.OpOverload, like: torch._ops.OpOverload) -> No
 
 
 def _strategy_as(
-    like: torch._ops.OpOverload, strategy: Callable[..., object], op_schema_type: type
+    overload: torch._ops.OpOverload,
+    like: torch._ops.OpOverload,
+    strategy: Callable[..., object],
+    op_schema_type: type,
 ) -> Callable[..., object]:
-    """`like`'s strategy function, for an OpSchema of another operator."""
+    """`like`'s strategy function, for an OpSchema of `overload`, without the plans that turn a
+    Partial input into a Partial of another reduction (a Partial max into a Partial sum): torch
+    2.10's redistribution does that without reducing, so that its own ``torch.add`` of a Partial
+    sum and a Partial max returns a wrong sum, and 2.11 refuses it. Where no other plan is left,
+    the op raises an error that says what to do instead of returning that wrong result."""
 
     def strategy_as_like(op_schema):
-        return strategy(
+        result = strategy(
             op_schema_type(
                 like,
                 op_schema.args_schema,
@@ -134,8 +141,43 @@ def _strategy_as(
                 schema_info=op_schema.schema_info,
             )
         )
+        return _without_partial_to_partial(overload, op_schema, result)
 
     return strategy_as_like
+
+
+def _without_partial_to_partial(
+    overload: torch._ops.OpOverload, op_schema: object, result: object
+) -> object:
+    plans = getattr(result, "strategies", None)
+    if not plans or any(getattr(plan, "input_specs", None) is None for plan in plans):
+        return result
+    # The placements each tensor argument has now, in the order of a plan's input_specs.
+    current = [
+        arg.strategies[0].output_spec.placements
+        for arg in op_schema.args_schema
+        if getattr(arg, "strategies", None)
+    ]
+
+    def changes(plan) -> list[tuple[object, object]]:
+        return [
+            (now, wanted)
+            for placements, spec in zip(current, plan.input_specs, strict=False)
+            for now, wanted in zip(placements, spec.placements, strict=True)
+            if now.is_partial() and wanted.is_partial() and now.reduce_op != wanted.reduce_op
+        ]
+
+    valid = [plan for plan in plans if not changes(plan)]
+    if len(valid) == len(plans):
+        return result
+    if not valid:
+        now, wanted = changes(plans[0])[0]
+        raise RuntimeError(
+            f"mykernels.{overload._schema.name.split('::')[-1]}: an input placed as {now} would "
+            f"have to become {wanted}, which DTensor in torch {torch.__version__} cannot do "
+            f"correctly; redistribute it first (for example to Replicate())"
+        )
+    return type(result)(valid)
 
 
 def _single_dim_strategy_as(like: torch._ops.OpOverload, entry: object) -> object:
