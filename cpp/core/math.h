@@ -13,15 +13,17 @@ namespace detail {
 
 // exp(x) for x <= 0, and NaN for NaN. On the GPU the CUDA math library's, except in the kernels of
 // float16 and bfloat16 tensors (cuda/CMakeLists.txt defines MYKERNELS_FAST_EXP for their objects
-// alone): there the GPU's special-function unit computes 2^(x log2 e) directly (ex2.approx, within
-// 2 ulp of float32; with the rounding of its argument, under 3e-6 relative), far below their
-// rounding (2^-8 and 2^-11 relative). It is two instructions where expf's range reduction is
-// eight, and takes d_sigmoid at 2^20 elements on an H100 from 2-4% slower than Triton's kernel to
-// as fast (BENCHMARKS.md). The unit flushes results below 2^-126 to zero: that loses nothing in
-// float16 (whose smallest subnormal is 2^-24), but bfloat16 keeps float32's subnormals, so its
-// objects also define MYKERNELS_KEEP_SUBNORMALS: 2^(x log2 e + 64), one fused multiply-add, scaled
-// back by 2^-64 (exact, but for a subnormal result, rounded once). On the CPU, for float, a
-// branch-free Cephes-style evaluation (within 1 ulp of exp over [-110, 0], denormal results
+// alone): there the GPU's special-function unit computes 2^(x log2 e) (ex2.approx, within 2 ulp of
+// float32; with the rounding of its argument, under 3e-6 relative wherever the result is large
+// enough to show in the dtype), far below their rounding (2^-8 and 2^-11 relative). It is two or
+// three instructions where expf's range reduction is eight, and took d_sigmoid float16 at 2^20
+// elements on an H100 from 3-4% slower than Triton's kernel to as fast
+// (benchmarks/results/h100-exp2-abc.txt). The unit flushes results below 2^-126 to zero, which
+// bfloat16 keeps as subnormals: so by default the exponent is shifted by 64, one fused
+// multiply-add, and the result scaled back by 2^-64 (exact, but for a subnormal result, rounded
+// once). float16, whose smallest subnormal is 2^-24, loses nothing to the flush: its objects also
+// define MYKERNELS_FAST_EXP_FLUSHES, which drops the shift and the scaling. On the CPU, for float,
+// a branch-free Cephes-style evaluation (within 1 ulp of exp over [-110, 0], denormal results
 // included) that the compiler vectorizes, where std::exp stays a scalar library call; the CPU
 // kernel library is compiled with -fno-trapping-math so that the clamp below vectorizes too.
 #if defined(__CUDA_ARCH__) && defined(MYKERNELS_FAST_EXP)
@@ -35,10 +37,10 @@ __device__ inline float exp2_approx(float x) {
 MYKERNELS_HOST_DEVICE inline float exp_nonpositive(float x) {
 #if defined(__CUDA_ARCH__) && defined(MYKERNELS_FAST_EXP)
   constexpr float kLog2e = 1.44269504088896341f;
-#if defined(MYKERNELS_KEEP_SUBNORMALS)
-  return exp2_approx(fmaf(x, kLog2e, 64.0f)) * 0x1p-64f;
-#else
+#if defined(MYKERNELS_FAST_EXP_FLUSHES)
   return exp2_approx(x * kLog2e);
+#else
+  return exp2_approx(fmaf(x, kLog2e, 64.0f)) * 0x1p-64f;
 #endif
 #elif defined(__CUDA_ARCH__)
   return ::expf(x);
