@@ -121,8 +121,8 @@ void run_elementwise(const char* op_name, const Op& op, DType dtype, Device devi
     return;
   }
   if (device.kind == DeviceKind::CPU) {
-    // A call of at most one grain runs on the calling thread, as torch's parallel_for would run
-    // it, without the round trip through torch's C shim.
+    // A call of fewer elements than one grain runs on the calling thread, as torch's parallel_for
+    // would run it, without the round trip through torch's C shim.
     if (layout.numel < kCpuGrainSize) {
       cpu::run_elementwise(op, dtype, layout, ptrs, 0, layout.numel);
       return;

@@ -149,8 +149,11 @@ def _strategy_as(
 def _without_partial_to_partial(
     overload: torch._ops.OpOverload, op_schema: object, result: object
 ) -> object:
+    """`result`, an OpStrategy for `op_schema`, less its plans that turn a Partial input into a
+    Partial of another reduction; a RuntimeError where that leaves none. A result of another
+    shape, or whose plans do not line up with the tensor arguments, is returned as it is."""
     plans = getattr(result, "strategies", None)
-    if not plans or any(getattr(plan, "input_specs", None) is None for plan in plans):
+    if not plans:
         return result
     # The placements each tensor argument has now, in the order of a plan's input_specs.
     current = [
@@ -160,9 +163,12 @@ def _without_partial_to_partial(
     ]
 
     def changes(plan) -> list[tuple[object, object]]:
+        specs = getattr(plan, "input_specs", None)
+        if specs is None or len(specs) != len(current):
+            return []
         return [
             (now, wanted)
-            for placements, spec in zip(current, plan.input_specs, strict=False)
+            for placements, spec in zip(current, specs, strict=True)
             for now, wanted in zip(placements, spec.placements, strict=True)
             if now.is_partial() and wanted.is_partial() and now.reduce_op != wanted.reduce_op
         ]
