@@ -12,7 +12,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import mykernels
-from helpers import DEVICES, DTYPES, OP_PARAMS, random
+from helpers import DEVICES, DTYPES, OP_PARAMS, random, requires_cuda
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -165,15 +165,50 @@ def test_results_behave_like_torch_results(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_results_resize_from_torch_2_14(device):
-    # Before 2.14 the stable ABI cannot hand a new tensor to Python: the result comes through
-    # DLPack, whose tensors borrow their memory and cannot be resized (README, "Call path").
-    out = mykernels._C.square(random(8, device=device))
-    if mykernels.build_info()["fast_path"] == "dlpack+pyobject":
-        out.resize_(100)
-        assert out.shape == (100,)
-    else:
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_results_resize(op, device):
+    # resize_ grows a result, keeping its values, as torch's own results: from torch 2.14 on,
+    # where the stable ABI hands the result to Python, and for CUDA results, which torch allocates
+    # from Python before 2.14. A CPU result before 2.14 comes through DLPack, whose tensors borrow
+    # their memory and cannot grow (README, "Call path"). A broadcast result (a shape no input
+    # has) is contiguous, as the operator's.
+    shapes = [(8,)] if op.arity == 1 else [(4, 1), (1, 2)]
+    out = op.fast(*(random(shape, device=device) for shape in shapes))
+    assert out is not None
+    assert out.is_contiguous()
+    values = out.clone()
+    if device == "cpu" and mykernels.build_info()["fast_path"] == "dlpack":
         with pytest.raises(RuntimeError, match="not resizable"):
             out.resize_(100)
         out.resize_(4)  # shrinking needs no new memory
         assert out.shape == (4,)
+        return
+    out.resize_(100)
+    assert out.shape == (100,)
+    torch.testing.assert_close(out[:8], values.flatten())
+
+
+@requires_cuda
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_record_stream_keeps_the_memory_of_a_result(op):
+    # record_stream only acts on memory of torch's CUDA caching allocator: a result whose memory
+    # came from elsewhere would be reused while another stream still reads it (silently wrong
+    # data). Here the side stream is busy, so a recorded block must not come back from the next
+    # allocation of its size, as torch's own result does not.
+    inputs = op.inputs(1 << 20, device="cuda")
+    side = torch.cuda.Stream()
+
+    def reused(make) -> bool:
+        torch.cuda.synchronize()
+        result = make()
+        address = result.data_ptr()
+        with torch.cuda.stream(side):
+            torch.cuda._sleep(100_000_000)  # a few tens of milliseconds
+        result.record_stream(side)
+        del result
+        again = torch.empty(1 << 20, device="cuda", dtype=inputs[0].dtype)
+        torch.cuda.synchronize()
+        return again.data_ptr() == address
+
+    assert not reused(lambda: op.like(*inputs, **op.kwargs)), "torch's own result: void check"
+    assert not reused(lambda: op.fast(*inputs))

@@ -17,8 +17,10 @@
 // DLPack to export, and decline too.
 //
 // The result is a torch.Tensor made by torch_tensor_to_pyobject where the running torch has it
-// (2.14 and later); before 2.14 it comes through DLPack, and its storage, being borrowed from the
-// allocation, cannot be resized (resize_ raises; README).
+// (2.14 and later). Before 2.14 a CPU result comes through DLPack, and its storage, being
+// borrowed from the allocation, cannot be resized (resize_ raises; README); a CUDA result is
+// allocated by torch from Python (torch.empty_like or new_empty) and the kernel writes into it,
+// so that record_stream keeps its memory from reuse as for torch's own results.
 #include "fast_path.h"
 
 #include <algorithm>
@@ -136,7 +138,7 @@ bool plain_view(PyObject* obj, bool grad_enabled, View& view) {
   return t.data != nullptr || std::find(t.shape, t.shape + t.ndim, 0) != t.shape + t.ndim;
 }
 
-// A DLPack tensor that owns a reference to a stable Tensor, for torch before 2.14.
+// A DLPack tensor that owns a reference to a stable Tensor, for CPU results before torch 2.14.
 struct Owner {
   dlpack::ManagedTensorVersioned managed;
   Tensor tensor;
@@ -146,7 +148,9 @@ void delete_owner(dlpack::ManagedTensorVersioned* managed) {
   delete static_cast<Owner*>(managed->manager_ctx);
 }
 
-// The Python tensor of `out`, which the fast path computed from inputs like `like`.
+// The Python tensor of `out`, which the fast path computed from inputs like `like`: from 2.14 on
+// the stable Tensor itself, wrapped; before, a tensor that DLPack makes over its memory, which
+// cannot be resized (resize_ raises; README).
 PyObject* to_python(Tensor out, const View& like) {
   void* result = nullptr;
   if (torch_.to_pyobject != nullptr) {
@@ -185,13 +189,47 @@ PyObject* to_python(Tensor out, const View& like) {
   return static_cast<PyObject*>(result);
 }
 
-// Runs `op` on `inputs` and wraps its result. The GIL is released, as torch's own ops do, for a
-// CUDA launch (it may wait for room in the stream's queue) and for CPU work that goes to torch's
-// threads; a small CPU call (fewer than kCpuGrainSize elements, on the calling thread) keeps it,
-// as it takes less time than releasing and taking back the GIL adds. Returns None instead of
-// raising: the caller then calls the operator, which raises the error as torch does.
+// A CUDA result before torch 2.14, which has no stable way to hand a new tensor to Python:
+// allocated by torch from Python, as torch.empty_like(first) where the first input has the
+// result's shape (the layout the operator gives it) and as first.new_empty(shape) (contiguous)
+// otherwise, so that its memory is that of torch's caching allocator: record_stream acts only on
+// such memory (on a DLPack tensor's it does nothing, and the memory could be reused while another
+// stream still reads it), and resize_ grows it. It costs more host time than the DLPack
+// hand-back that CPU results keep (BENCHMARKS.md). A new reference, or nullptr with the error
+// cleared.
+template <int N>
+PyObject* allocate_in_python(PyObject* first_obj, const View& first, const Call<N>& plan) {
+  PyObject* result = nullptr;
+  if (has_result_shape(first, plan)) {
+    result = PyObject_Vectorcall(torch_.empty_like, &first_obj, 1, nullptr);
+  } else if (PyObject* shape = PyTuple_New(plan.ndim); shape != nullptr) {
+    bool filled = true;
+    for (int d = 0; d < plan.ndim && filled; ++d) {
+      PyObject* size = PyLong_FromLongLong(plan.shape[d]);
+      filled = size != nullptr;
+      if (filled) {
+        PyTuple_SET_ITEM(shape, d, size);
+      }
+    }
+    if (filled) {
+      result = PyObject_CallMethodOneArg(first_obj, torch_.new_empty, shape);
+    }
+    Py_DECREF(shape);
+  }
+  if (result == nullptr) {
+    PyErr_Clear();
+  }
+  return result;
+}
+
+// Runs `op` on `inputs` (whose first is the Python tensor `first_obj`) and returns its result. The
+// GIL is released, as torch's own ops do, for a CUDA launch (it may wait for room in the stream's
+// queue) and for CPU work that goes to torch's threads; a small CPU call (fewer than kCpuGrainSize
+// elements, on the calling thread) keeps it, as it takes less time than releasing and taking back
+// the GIL adds. Returns None instead of raising: the caller then calls the operator, which raises
+// the error as torch does.
 template <class Op>
-PyObject* call(const Op& op, const std::array<View, Op::kArity>& inputs) {
+PyObject* call(const Op& op, PyObject* first_obj, const std::array<View, Op::kArity>& inputs) {
   Call<Op::kArity> plan;
   try {
     prepare<Op>(inputs, plan);
@@ -199,22 +237,54 @@ PyObject* call(const Op& op, const std::array<View, Op::kArity>& inputs) {
     Py_RETURN_NONE;
   }
   const View& first = inputs[0];
-  PyThreadState* state = first.device.kind == DeviceKind::CUDA || plan.numel >= kCpuGrainSize
-                             ? PyEval_SaveThread()
-                             : nullptr;
-  std::optional<Tensor> result;
+  const bool release = first.device.kind == DeviceKind::CUDA || plan.numel >= kCpuGrainSize;
+  if (torch_.to_pyobject != nullptr || first.device.kind == DeviceKind::CPU) {
+    PyThreadState* state = release ? PyEval_SaveThread() : nullptr;
+    std::optional<Tensor> result;
+    try {
+      result.emplace(run(op, inputs, plan));
+    } catch (...) {
+      result.reset();
+    }
+    if (state != nullptr) {
+      PyEval_RestoreThread(state);
+    }
+    if (!result) {
+      Py_RETURN_NONE;
+    }
+    return to_python(std::move(*result), first);
+  }
+  PyObject* result = allocate_in_python(first_obj, first, plan);
+  if (result == nullptr) {
+    Py_RETURN_NONE;
+  }
+  dlpack::Tensor t;
+  if (torch_.dlpack->dltensor_from_py_object_no_sync(result, &t) != 0 || t.strides == nullptr) {
+    PyErr_Clear();
+    Py_DECREF(result);
+    Py_RETURN_NONE;
+  }
+  const View out{static_cast<char*>(t.data) + t.byte_offset,
+                 t.ndim,
+                 t.shape,
+                 t.strides,
+                 first.dtype,
+                 first.device};
+  PyThreadState* state = release ? PyEval_SaveThread() : nullptr;
+  bool done = true;
   try {
-    result.emplace(run(op, inputs, plan));
+    run_into(op, inputs, plan, out);
   } catch (...) {
-    result.reset();
+    done = false;
   }
   if (state != nullptr) {
     PyEval_RestoreThread(state);
   }
-  if (!result) {
+  if (!done) {
+    Py_DECREF(result);
     Py_RETURN_NONE;
   }
-  return to_python(std::move(*result), first);
+  return result;
 }
 
 // A float argument of the schema: a Python float, or an int that fits in 64 bits.
@@ -264,7 +334,7 @@ PyObject* fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
   if (watched()) {
     Py_RETURN_NONE;
   }
-  return call(std::apply([](auto... s) { return Op{s...}; }, scalars), inputs);
+  return call(std::apply([](auto... s) { return Op{s...}; }, scalars), args[0], inputs);
 }
 
 }  // namespace

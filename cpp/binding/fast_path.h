@@ -69,6 +69,10 @@ struct Torch {
   // infrastructure's (FakeTensorMode, make_fx's tracing, functionalization) included.
   NoArgs dispatch_modes;
   ToPyObject to_pyobject = nullptr;  // torch_tensor_to_pyobject, torch 2.14 and later
+  // Before 2.14, the result's allocation from Python: torch.empty_like, and the name "new_empty"
+  // (the method of torch.Tensor).
+  PyObject* empty_like = nullptr;
+  PyObject* new_empty = nullptr;
 };
 
 // Turns the fast path on with what `torch` holds (its `dlpack` member set); until then every

@@ -68,6 +68,8 @@ std::string find_torch() {
     found.forward_ad_module = keep(forward_ad);
     found.forward_ad_level = keep(level);
     found.dispatch_modes = fast_path::NoArgs(keep(C.attr("_len_torch_dispatch_stack")));
+    found.empty_like = keep(torch.attr("empty_like"));
+    found.new_empty = keep(py::str("new_empty"));
     const py::object capsule = tensor.attr("__dlpack_c_exchange_api__");
     const auto* api = static_cast<const dlpack::ExchangeApi*>(
         PyCapsule_GetPointer(capsule.ptr(), dlpack::kExchangeApiCapsule));
