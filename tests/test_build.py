@@ -36,7 +36,7 @@ def test_build_info():
     }
     assert info["version"] == mykernels.__version__ == importlib.metadata.version("mykernels")
     assert info["torch_min"] == "2.10"
-    assert info["fast_path"] in ("dlpack", "dlpack+pyobject"), info["fast_path"]
+    assert info["fast_path"] in ("dlpack+aoti", "dlpack+pyobject"), info["fast_path"]
     # 2.14 added torch_tensor_to_pyobject to the stable ABI; the fast path uses it where present.
     newer = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 14)
     assert (info["fast_path"] == "dlpack+pyobject") == newer

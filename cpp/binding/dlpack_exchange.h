@@ -47,7 +47,6 @@ struct ManagedTensorVersioned {
 };
 
 inline constexpr std::uint32_t kMajorVersion = 1;
-inline constexpr std::uint32_t kMinorVersion = 3;
 inline constexpr const char* kExchangeApiCapsule = "dlpack_exchange_api";
 
 struct ExchangeApiHeader {

@@ -16,11 +16,9 @@
 // tracing keep their torch behaviour. Tensors that vmap or torch.func wrap have no storage for
 // DLPack to export, and decline too.
 //
-// The result is a torch.Tensor made by torch_tensor_to_pyobject where the running torch has it
-// (2.14 and later). Before 2.14 a CPU result comes through DLPack, and its storage, being
-// borrowed from the allocation, cannot be resized (resize_ raises; README); a CUDA result is
-// allocated by torch from Python (torch.empty_like or new_empty) and the kernel writes into it,
-// so that record_stream keeps its memory from reuse as for torch's own results.
+// The result is torch's own tensor, allocated by torch (aoti_torch_empty_strided) and handed to
+// Python with torch_tensor_to_pyobject where the running torch has it (2.14 and later), before
+// that with the function torch's compiled code uses to take tensors back from C++ (fast_path.h).
 #include "fast_path.h"
 
 #include <algorithm>
@@ -95,15 +93,6 @@ bool to_scalar_type(dlpack::DataType type, ScalarType& out) {
   return false;
 }
 
-dlpack::DataType to_dlpack(ScalarType type) {
-  for (const auto& [scalar_type, dl] : kDtypes) {
-    if (scalar_type == type) {
-      return dl;
-    }
-  }
-  return {};  // not reached: the fast path takes only these dtypes
-}
-
 // The memory of `obj` when the dispatcher would pass it straight to a mykernels kernel and its
 // dtype is one the kernels take, else false. The view is valid while obj is.
 bool plain_view(PyObject* obj, bool grad_enabled, View& view) {
@@ -138,153 +127,55 @@ bool plain_view(PyObject* obj, bool grad_enabled, View& view) {
   return t.data != nullptr || std::find(t.shape, t.shape + t.ndim, 0) != t.shape + t.ndim;
 }
 
-// A DLPack tensor that owns a reference to a stable Tensor, for CPU results before torch 2.14.
-struct Owner {
-  dlpack::ManagedTensorVersioned managed;
-  Tensor tensor;
-};
-
-void delete_owner(dlpack::ManagedTensorVersioned* managed) {
-  delete static_cast<Owner*>(managed->manager_ctx);
-}
-
-// The Python tensor of `out`, which the fast path computed from inputs like `like`: from 2.14 on
-// the stable Tensor itself, wrapped; before, a tensor that DLPack makes over its memory, which
-// cannot be resized (resize_ raises; README).
-PyObject* to_python(Tensor out, const View& like) {
-  void* result = nullptr;
+// The Python tensor of `result`: a new reference to the same torch tensor (its memory from
+// torch's allocator, so that resize_ and record_stream act on it as on torch's own results), or
+// nullptr with the error cleared.
+PyObject* to_python(const Tensor& result) {
   if (torch_.to_pyobject != nullptr) {
-    if (torch_.to_pyobject(out.get(), nullptr, &result) != AOTI_TORCH_SUCCESS) {
-      Py_RETURN_NONE;
-    }
-    return static_cast<PyObject*>(result);
+    void* out = nullptr;
+    return torch_.to_pyobject(result.get(), nullptr, &out) == AOTI_TORCH_SUCCESS
+               ? static_cast<PyObject*>(out)
+               : nullptr;
   }
-  auto* owner = new Owner{{}, std::move(out)};
-  const AtenTensorHandle handle = owner->tensor.get();
-  std::int64_t* sizes = nullptr;
-  std::int64_t* strides = nullptr;
-  std::int64_t ndim = 0;
-  (void)aoti_torch_get_sizes(handle, &sizes);
-  (void)aoti_torch_get_strides(handle, &strides);
-  (void)aoti_torch_get_dim(handle, &ndim);
-  void* data = nullptr;
-  (void)aoti_torch_get_data_ptr(handle, &data);
-  const Device device = like.device;
-  owner->managed = {{dlpack::kMajorVersion, dlpack::kMinorVersion},
-                    owner,
-                    delete_owner,
-                    0,
-                    {data,
-                     {device.kind == DeviceKind::CPU ? dlpack::kCPU : dlpack::kCUDA,
-                      device.kind == DeviceKind::CPU ? 0 : device.index},
-                     static_cast<std::int32_t>(ndim),
-                     to_dlpack(like.dtype),
-                     sizes,
-                     strides,
-                     0}};
-  if (torch_.dlpack->managed_tensor_to_py_object_no_sync(&owner->managed, &result) != 0) {
-    PyErr_Clear();
-    Py_RETURN_NONE;
-  }
-  return static_cast<PyObject*>(result);
-}
-
-// A CUDA result before torch 2.14, which has no stable way to hand a new tensor to Python:
-// allocated by torch from Python, as torch.empty_like(first) where the first input has the
-// result's shape (the layout the operator gives it) and as first.new_empty(shape) (contiguous)
-// otherwise, so that its memory is that of torch's caching allocator: record_stream acts only on
-// such memory (on a DLPack tensor's it does nothing, and the memory could be reused while another
-// stream still reads it), and resize_ grows it. It costs more host time than the DLPack
-// hand-back that CPU results keep (BENCHMARKS.md). A new reference, or nullptr with the error
-// cleared.
-template <int N>
-PyObject* allocate_in_python(PyObject* first_obj, const View& first, const Call<N>& plan) {
-  PyObject* result = nullptr;
-  if (has_result_shape(first, plan)) {
-    result = PyObject_Vectorcall(torch_.empty_like, &first_obj, 1, nullptr);
-  } else if (PyObject* shape = PyTuple_New(plan.ndim); shape != nullptr) {
-    bool filled = true;
-    for (int d = 0; d < plan.ndim && filled; ++d) {
-      PyObject* size = PyLong_FromLongLong(plan.shape[d]);
-      filled = size != nullptr;
-      if (filled) {
-        PyTuple_SET_ITEM(shape, d, size);
-      }
-    }
-    if (filled) {
-      result = PyObject_CallMethodOneArg(first_obj, torch_.new_empty, shape);
-    }
-    Py_DECREF(shape);
-  }
-  if (result == nullptr) {
+  PyObject* handle = PyCapsule_New(result.get(), nullptr, nullptr);
+  PyObject* out =
+      handle != nullptr ? PyObject_Vectorcall(torch_.from_handle, &handle, 1, nullptr) : nullptr;
+  Py_XDECREF(handle);
+  if (out == nullptr) {
     PyErr_Clear();
   }
-  return result;
+  return out;
 }
 
-// Runs `op` on `inputs` (whose first is the Python tensor `first_obj`) and returns its result. The
-// GIL is released, as torch's own ops do, for a CUDA launch (it may wait for room in the stream's
-// queue) and for CPU work that goes to torch's threads; a small CPU call (fewer than kCpuGrainSize
-// elements, on the calling thread) keeps it, as it takes less time than releasing and taking back
-// the GIL adds. Returns None instead of raising: the caller then calls the operator, which raises
-// the error as torch does.
+// Runs `op` on `inputs` and returns its result. The GIL is released, as torch's own ops do, for a
+// CUDA launch (it may wait for room in the stream's queue) and for CPU work that goes to torch's
+// threads; a small CPU call (fewer than kCpuGrainSize elements, on the calling thread) keeps it,
+// as it takes less time than releasing and taking back the GIL adds. Returns None instead of
+// raising: the caller then calls the operator, which raises the error as torch does.
 template <class Op>
-PyObject* call(const Op& op, PyObject* first_obj, const std::array<View, Op::kArity>& inputs) {
+PyObject* call(const Op& op, const std::array<View, Op::kArity>& inputs) {
   Call<Op::kArity> plan;
   try {
     prepare<Op>(inputs, plan);
   } catch (...) {
     Py_RETURN_NONE;
   }
-  const View& first = inputs[0];
-  const bool release = first.device.kind == DeviceKind::CUDA || plan.numel >= kCpuGrainSize;
-  if (torch_.to_pyobject != nullptr || first.device.kind == DeviceKind::CPU) {
-    PyThreadState* state = release ? PyEval_SaveThread() : nullptr;
-    std::optional<Tensor> result;
-    try {
-      result.emplace(run(op, inputs, plan));
-    } catch (...) {
-      result.reset();
-    }
-    if (state != nullptr) {
-      PyEval_RestoreThread(state);
-    }
-    if (!result) {
-      Py_RETURN_NONE;
-    }
-    return to_python(std::move(*result), first);
-  }
-  PyObject* result = allocate_in_python(first_obj, first, plan);
-  if (result == nullptr) {
-    Py_RETURN_NONE;
-  }
-  dlpack::Tensor t;
-  if (torch_.dlpack->dltensor_from_py_object_no_sync(result, &t) != 0 || t.strides == nullptr) {
-    PyErr_Clear();
-    Py_DECREF(result);
-    Py_RETURN_NONE;
-  }
-  const View out{static_cast<char*>(t.data) + t.byte_offset,
-                 t.ndim,
-                 t.shape,
-                 t.strides,
-                 first.dtype,
-                 first.device};
+  const bool release = inputs[0].device.kind == DeviceKind::CUDA || plan.numel >= kCpuGrainSize;
   PyThreadState* state = release ? PyEval_SaveThread() : nullptr;
-  bool done = true;
+  std::optional<Tensor> result;
   try {
-    run_into(op, inputs, plan, out);
+    result.emplace(run(op, inputs, plan));
   } catch (...) {
-    done = false;
+    result.reset();
   }
   if (state != nullptr) {
     PyEval_RestoreThread(state);
   }
-  if (!done) {
-    Py_DECREF(result);
+  PyObject* out = result ? to_python(*result) : nullptr;
+  if (out == nullptr) {
     Py_RETURN_NONE;
   }
-  return result;
+  return out;
 }
 
 // A float argument of the schema: a Python float, or an int that fits in 64 bits.
@@ -334,7 +225,7 @@ PyObject* fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
   if (watched()) {
     Py_RETURN_NONE;
   }
-  return call(std::apply([](auto... s) { return Op{s...}; }, scalars), args[0], inputs);
+  return call(std::apply([](auto... s) { return Op{s...}; }, scalars), inputs);
 }
 
 }  // namespace

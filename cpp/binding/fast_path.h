@@ -68,11 +68,13 @@ struct Torch {
   // torch._C._len_torch_dispatch_stack: the number of active TorchDispatchModes, the
   // infrastructure's (FakeTensorMode, make_fx's tracing, functionalization) included.
   NoArgs dispatch_modes;
-  ToPyObject to_pyobject = nullptr;  // torch_tensor_to_pyobject, torch 2.14 and later
-  // Before 2.14, the result's allocation from Python: torch.empty_like, and the name "new_empty"
-  // (the method of torch.Tensor).
-  PyObject* empty_like = nullptr;
-  PyObject* new_empty = nullptr;
+  // The hand-back of a result to Python: torch_tensor_to_pyobject, torch 2.14 and later, called
+  // directly; before, torch._C._aoti.alloc_tensor_by_stealing_from_void_ptr, a pybind11 function
+  // that torch's compiled code uses to take tensors back from its C++ wrappers. Despite its name,
+  // in torch 2.10 to 2.13 (the only ones that take this way) it returns a new reference to the
+  // handle's tensor and leaves the handle to its owner; the test suite runs under each of them.
+  ToPyObject to_pyobject = nullptr;
+  PyObject* from_handle = nullptr;
 };
 
 // Turns the fast path on with what `torch` holds (its `dlpack` member set); until then every

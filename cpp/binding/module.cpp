@@ -23,8 +23,8 @@ namespace {
 
 namespace py = pybind11;
 
-// Finds what the fast path uses; returns how it runs ("dlpack", "dlpack+pyobject") or why it is
-// off. Anything missing turns it off, and every call goes to the operator.
+// Finds what the fast path uses; returns how it runs ("dlpack+pyobject", "dlpack+aoti") or why it
+// is off. Anything missing turns it off, and every call goes to the operator.
 std::string find_torch() {
   fast_path::Torch found;
   try {
@@ -68,8 +68,6 @@ std::string find_torch() {
     found.forward_ad_module = keep(forward_ad);
     found.forward_ad_level = keep(level);
     found.dispatch_modes = fast_path::NoArgs(keep(C.attr("_len_torch_dispatch_stack")));
-    found.empty_like = keep(torch.attr("empty_like"));
-    found.new_empty = keep(py::str("new_empty"));
     const py::object capsule = tensor.attr("__dlpack_c_exchange_api__");
     const auto* api = static_cast<const dlpack::ExchangeApi*>(
         PyCapsule_GetPointer(capsule.ptr(), dlpack::kExchangeApiCapsule));
@@ -84,13 +82,16 @@ std::string find_torch() {
              std::to_string(api->header.version.minor) + ", mykernels reads 1.x";
     }
     found.dlpack = api;
+    found.to_pyobject =
+        torch_symbol<fast_path::ToPyObject>("libtorch_cpu.so", "torch_tensor_to_pyobject");
+    if (found.to_pyobject == nullptr) {
+      found.from_handle = keep(C.attr("_aoti").attr("alloc_tensor_by_stealing_from_void_ptr"));
+    }
   } catch (const py::error_already_set& e) {
     return std::string("off: ") + e.what();
   }
-  found.to_pyobject =
-      torch_symbol<fast_path::ToPyObject>("libtorch_cpu.so", "torch_tensor_to_pyobject");
   fast_path::install(found);
-  return found.to_pyobject != nullptr ? "dlpack+pyobject" : "dlpack";
+  return found.to_pyobject != nullptr ? "dlpack+pyobject" : "dlpack+aoti";
 }
 
 const char* promotion_name(Promotion promotion) {

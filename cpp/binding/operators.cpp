@@ -252,39 +252,28 @@ void prepare(const std::array<View, Op::kArity>& inputs, Call<Op::kArity>& call)
 }
 
 template <class Op>
-void run_into(const Op& op, const std::array<View, Op::kArity>& inputs,
-              const Call<Op::kArity>& call, const View& out) {
-  std::array<Operand, Op::kArity + 1> operands;
-  operands[0] = {out.data, out.strides};
-  for (int k = 0; k < Op::kArity; ++k) {
-    operands[k + 1] = {inputs[k].data, call.strides[k]};
-  }
-  run_elementwise(Op::kName, op, call.dtype, inputs[0].device, call.ndim, call.shape, operands);
-}
-
-template <class Op>
 Tensor run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call) {
   const View& first = inputs[0];
   const Tensor out = [&] {
-    if (has_result_shape(first, call)) {
+    if (first.ndim == call.ndim && std::equal(first.sizes, first.sizes + call.ndim, call.shape)) {
       return empty_like(first);
     }
     DimArray strides;
     contiguous_strides(call.ndim, call.shape, strides.data());
     return empty_strided(call.ndim, call.shape, strides.data(), first.dtype, first.device);
   }();
-  run_into(op, inputs, call,
-           {out.mutable_data_ptr(), call.ndim, call.shape, out.strides().data(), first.dtype,
-            first.device});
+  std::array<Operand, Op::kArity + 1> operands;
+  operands[0] = {out.mutable_data_ptr(), out.strides().data()};
+  for (int k = 0; k < Op::kArity; ++k) {
+    operands[k + 1] = {inputs[k].data, call.strides[k]};
+  }
+  run_elementwise(Op::kName, op, call.dtype, first.device, call.ndim, call.shape, operands);
   return out;
 }
 
 #define MYKERNELS_INSTANTIATE(OP)                                                    \
   template void prepare<OP>(const std::array<View, OP::kArity>&, Call<OP::kArity>&); \
-  template Tensor run<OP>(const OP&, const std::array<View, OP::kArity>&,            \
-                          const Call<OP::kArity>&);                                  \
-  template void run_into<OP>(const OP&, const std::array<View, OP::kArity>&,         \
-                             const Call<OP::kArity>&, const View&);
+  template Tensor run<OP>(const OP&, const std::array<View, OP::kArity>&, const Call<OP::kArity>&);
 MYKERNELS_FOR_EACH_OP(MYKERNELS_INSTANTIATE)
 #undef MYKERNELS_INSTANTIATE
 

@@ -4,7 +4,6 @@
 
 #include <torch/csrc/stable/tensor.h>
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -51,17 +50,5 @@ void prepare(const std::array<View, Op::kArity>& inputs, Call<Op::kArity>& call)
 // else contiguous) and runs `op` on the inputs' device.
 template <class Op>
 Tensor run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call);
-
-// Runs `op` on the inputs' device into `out`, a result of the call's shape and of the inputs'
-// dtype and device that the caller allocated.
-template <class Op>
-void run_into(const Op& op, const std::array<View, Op::kArity>& inputs,
-              const Call<Op::kArity>& call, const View& out);
-
-// True when the first input has the result's shape (the result then takes its layout).
-template <int N>
-bool has_result_shape(const View& first, const Call<N>& call) {
-  return first.ndim == call.ndim && std::equal(first.sizes, first.sizes + call.ndim, call.shape);
-}
 
 }  // namespace mykernels
