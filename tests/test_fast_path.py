@@ -3,6 +3,7 @@ need no gradient with nothing watching, and the same as the operator in every re
 
 from __future__ import annotations
 
+import inspect
 import io
 import pickle
 
@@ -206,3 +207,59 @@ def test_record_stream_keeps_the_memory_of_a_result(op):
 
     assert not reused(lambda: op.like(*inputs, **op.kwargs)), "torch's own result: void check"
     assert not reused(lambda: op.fast(*inputs))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_public_function_takes_the_fast_path_without_python(op, device, monkeypatch):
+    # The public function is a C function: the fast path, then the op's Python function (ops.py)
+    # for every call it does not take, with the arguments as given. `_call` (which the Python
+    # function calls) counts those.
+    calls = []
+    call = mykernels.ops._call
+    monkeypatch.setattr(
+        mykernels.ops, "_call", lambda name, *a, **k: calls.append(name) or call(name, *a, **k)
+    )
+    public = getattr(mykernels, op.name)
+    inputs = op.inputs(64, device=device)
+    expected = op.operator(*inputs)
+    torch.testing.assert_close(public(*inputs, **op.kwargs), expected, rtol=0, atol=0)
+    assert calls == []
+    # Tensors by keyword, a float argument left at its default, one that needs a gradient: the
+    # Python function, with the same result.
+    names = list(inspect.signature(public).parameters)[: op.arity]
+    torch.testing.assert_close(
+        public(**dict(zip(names, inputs, strict=True)), **op.kwargs), expected, rtol=0, atol=0
+    )
+    assert calls == [op.name]
+    if op.kwargs:
+        default = public(*inputs)
+        torch.testing.assert_close(default, op.operator(*inputs, **dict.fromkeys(op.kwargs, 1.0)))
+        assert calls == [op.name]  # a default is a float argument like any other
+    grad = public(inputs[0].clone().requires_grad_(), *inputs[1:], **op.kwargs)
+    assert grad.requires_grad
+    assert calls == [op.name, op.name]
+    # What does not fit the signature raises Python's own error.
+    with pytest.raises(TypeError, match="positional"):
+        public(*inputs, *inputs)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'beta'"):
+        public(*inputs, beta=1.0)
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_public_function_presents_the_python_function(op):
+    # help(), inspect.signature and pickle see the Python function's docstring and signature,
+    # and the public function by its name.
+    public = getattr(mykernels, op.name)
+    assert public.__name__ == op.name
+    assert public.__module__ == "mykernels.ops"
+    assert public is getattr(mykernels.ops, op.name)
+    parameters = inspect.signature(public).parameters
+    schema = mykernels.ops._SCHEMAS[op.name]
+    assert list(parameters) == [*schema.tensors, *schema.defaults]
+    for name, default in schema.defaults.items():
+        assert parameters[name].kind == inspect.Parameter.KEYWORD_ONLY
+        assert parameters[name].default == default
+    assert public.__doc__.startswith("Return ")
+    assert "Args:" in public.__doc__
+    assert pickle.loads(pickle.dumps(public)) is public

@@ -402,19 +402,19 @@ def test_compile_caches(device, tmp_path):
     env = _child_env(tmp_path)
     # A cold cache, without the decompositions: the operators are opaque.
     off = _run_child(_CACHE_CHILD, "off", device, env=env)
+    # Both graphs use both caches: AOTAutograd's takes the public functions, which are C functions.
+    graphs = ("public", "operators")
     assert off["public"]["opaque"] == off["operators"]["opaque"] == 3
-    assert off["public"]["aot_autograd.autograd_cache_bypass"] == 1
-    assert off["operators"]["aot_autograd.autograd_cache_saved"] == 1
+    assert all(off[g]["aot_autograd.autograd_cache_saved"] == 1 for g in graphs), off
     # With them, over the entries written without them: none of those may serve.
     on = _run_child(_CACHE_CHILD, "on", device, env=env)
     assert on["public"]["opaque"] == on["operators"]["opaque"] == 0
-    assert on["public"]["inductor.fxgraph_cache_miss"] == 1
-    assert on["operators"]["aot_autograd.autograd_cache_miss"] == 1
+    assert all(on[g]["aot_autograd.autograd_cache_miss"] == 1 for g in graphs), on
+    assert all(on[g]["inductor.fxgraph_cache_miss"] == 1 for g in graphs), on
     # The warm cache serves the fused code.
     warm = _run_child(_CACHE_CHILD, "on", device, env=env)
     assert warm["public"]["opaque"] == warm["operators"]["opaque"] == 0
-    assert warm["public"]["inductor.fxgraph_cache_hit"] == 1
-    assert warm["operators"]["aot_autograd.autograd_cache_hit"] == 1
+    assert all(warm[g]["aot_autograd.autograd_cache_hit"] == 1 for g in graphs), warm
 
 
 # torch without the private API (simulated): mykernels imports, logs why once, and the ops are

@@ -4,17 +4,18 @@
 //
 // Calling an operator through torch.ops costs several microseconds of Python argument parsing and
 // dispatch before its kernel starts, more than the kernel of a small tensor takes. The functions
-// here, one per op of the table, are raw CPython functions (METH_FASTCALL) that run the operator's
+// here, two per op of the table, are raw CPython functions (METH_FASTCALL) that run the operator's
 // implementation (operators.h) directly in exactly the case where the dispatcher would reach it
 // without doing anything else on the way: plain torch.Tensor arguments (not subclasses) that need
 // no gradient, hold no negative bit and are no ZeroTensor, of one supported dtype and device, with
 // no TorchFunctionMode, no TorchDispatchMode (user or infrastructure: fake tensors, tracing,
 // functionalization), no autocast, no profiler, no forward-mode AD level and no torch.jit.trace
-// active. In every other case,
-// and whenever the implementation raises, they return None and the Python function
-// (python/mykernels/ops.py) calls the operator, so that errors, autograd, modes, subclasses and
-// tracing keep their torch behaviour. Tensors that vmap or torch.func wrap have no storage for
-// DLPack to export, and decline too.
+// active. In every other case, and whenever the implementation raises, they decline, and the
+// op's Python function (python/mykernels/ops.py) calls the operator, so that errors, autograd,
+// modes, subclasses and tracing keep their torch behaviour. Tensors that vmap or torch.func wrap
+// have no storage for DLPack to export, and decline too. The public functions (mykernels.<name>)
+// are C functions made here (make_public), so that a call the fast path takes runs no Python
+// frame.
 //
 // The result is torch's own tensor, allocated by torch (aoti_torch_empty_strided) and handed to
 // Python with torch_tensor_to_pyobject where the running torch has it (2.14 and later), before
@@ -24,7 +25,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -147,18 +150,19 @@ PyObject* to_python(const Tensor& result) {
   return out;
 }
 
-// Runs `op` on `inputs` and returns its result. The GIL is released, as torch's own ops do, for a
+// Runs `op` on `inputs` and returns its result, or nullptr (no error set) where it cannot. The GIL
+// is released, as torch's own ops do, for a
 // CUDA launch (it may wait for room in the stream's queue) and for CPU work that goes to torch's
 // threads; a small CPU call (fewer than kCpuGrainSize elements, on the calling thread) keeps it,
-// as it takes less time than releasing and taking back the GIL adds. Returns None instead of
-// raising: the caller then calls the operator, which raises the error as torch does.
+// as it takes less time than releasing and taking back the GIL adds. Errors are not raised: the
+// caller then calls the operator, which raises them as torch does.
 template <class Op>
 PyObject* call(const Op& op, const std::array<View, Op::kArity>& inputs) {
   Call<Op::kArity> plan;
   try {
     prepare<Op>(inputs, plan);
   } catch (...) {
-    Py_RETURN_NONE;
+    return nullptr;
   }
   const bool release = inputs[0].device.kind == DeviceKind::CUDA || plan.numel >= kCpuGrainSize;
   PyThreadState* state = release ? PyEval_SaveThread() : nullptr;
@@ -171,11 +175,7 @@ PyObject* call(const Op& op, const std::array<View, Op::kArity>& inputs) {
   if (state != nullptr) {
     PyEval_RestoreThread(state);
   }
-  PyObject* out = result ? to_python(*result) : nullptr;
-  if (out == nullptr) {
-    Py_RETURN_NONE;
-  }
-  return out;
+  return result ? to_python(*result) : nullptr;
 }
 
 // A float argument of the schema: a Python float, or an int that fits in 64 bits.
@@ -197,14 +197,14 @@ bool to_double(PyObject* obj, double& out) {
   return false;
 }
 
-// The fast path of `Op`: mykernels._C.<name>(tensors..., floats...), all positional, in schema
-// order.
+// The fast path of `Op` for the tensors args[0..kArity) and the float arguments `scalars`: the
+// result, or nullptr (no error set) where it declines.
 template <class Op>
-PyObject* fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
+PyObject* try_fast(PyObject* const* args,
+                   const std::array<double, Signature<Op>::kScalars>& scalars) {
   constexpr int kArity = Op::kArity;
-  constexpr int kScalars = Signature<Op>::kScalars;
-  if (nargs != kArity + kScalars || torch_.dlpack == nullptr) {
-    Py_RETURN_NONE;
+  if (torch_.dlpack == nullptr) {
+    return nullptr;
   }
   const bool grad_enabled = aoti_torch_grad_mode_is_enabled();
   std::array<View, kArity> inputs;
@@ -213,19 +213,141 @@ PyObject* fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
     if (!plain_view(args[k], grad_enabled, inputs[k]) ||
         (k > 0 &&
          (inputs[k].dtype != inputs[0].dtype || !(inputs[k].device == inputs[0].device)))) {
-      Py_RETURN_NONE;
-    }
-  }
-  std::array<double, kScalars> scalars{};
-  for (int i = 0; i < kScalars; ++i) {
-    if (!to_double(args[kArity + i], scalars[i])) {
-      Py_RETURN_NONE;
+      return nullptr;
     }
   }
   if (watched()) {
-    Py_RETURN_NONE;
+    return nullptr;
   }
   return call(std::apply([](auto... s) { return Op{s...}; }, scalars), inputs);
+}
+
+// mykernels._C.<name>(tensors..., floats...), all positional, in schema order: the fast path's
+// result, else None.
+template <class Op>
+PyObject* fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
+  constexpr int kScalars = Signature<Op>::kScalars;
+  std::array<double, kScalars> scalars{};
+  bool fits = nargs == Op::kArity + kScalars;
+  for (int i = 0; i < kScalars && fits; ++i) {
+    fits = to_double(args[Op::kArity + i], scalars[i]);
+  }
+  PyObject* out = fits ? try_fast<Op>(args, scalars) : nullptr;
+  if (out == nullptr) {
+    Py_RETURN_NONE;
+  }
+  return out;
+}
+
+// The public function of `Op`, mykernels.<name>: a C function, so that a call the fast path takes
+// runs no Python frame (70-160 ns). It takes the tensors positionally and the float arguments by
+// keyword, as the op's Python function (ops.py) does; any other call, and every call the fast
+// path declines, goes to that function with the same arguments: it calls the operator, and it
+// raises Python's own error for arguments that do not fit its signature.
+template <class Op>
+struct Public {
+  static constexpr int kScalars = Signature<Op>::kScalars;
+  static inline PyObject* function = nullptr;             // the Python function
+  static inline std::array<PyObject*, kScalars> names{};  // the float arguments' names, interned
+  static inline std::array<double, kScalars> defaults{};  // and defaults (the function's),
+  static inline std::array<bool, kScalars> required{};    // or none
+};
+
+template <class Op>
+PyObject* public_call(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargsf,
+                      PyObject* kwnames) {
+  using P = Public<Op>;
+  if (PyVectorcall_NARGS(nargsf) == Op::kArity) {
+    std::array<double, P::kScalars> scalars = P::defaults;
+    std::array<bool, P::kScalars> missing = P::required;
+    const Py_ssize_t keywords = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+    bool fits = true;
+    for (Py_ssize_t j = 0; j < keywords && fits; ++j) {
+      PyObject* key = PyTuple_GET_ITEM(kwnames, j);
+      const auto* name = std::find_if(P::names.begin(), P::names.end(), [key](PyObject* name) {
+        return key == name || PyUnicode_Compare(key, name) == 0;
+      });
+      const auto i = name - P::names.begin();
+      fits = name != P::names.end() && to_double(args[Op::kArity + j], scalars[i]);
+      if (fits) {
+        missing[i] = false;
+      }
+    }
+    fits = fits && std::find(missing.begin(), missing.end(), true) == missing.end();
+    if (PyObject* out = fits ? try_fast<Op>(args, scalars) : nullptr; out != nullptr) {
+      return out;
+    }
+  }
+  return PyObject_Vectorcall(P::function, args, nargsf, kwnames);
+}
+
+// Makes Public<Op> from `function` and returns it as a builtin function of `module` (mykernels._C)
+// with `doc` (its text signature first, for inspect.signature) and the function's __module__ (for
+// pickle, which finds it there by name).
+template <class Op>
+PyObject* make_public(PyObject* module, PyObject* function, const char* doc) {
+  using P = Public<Op>;
+  PyObject* kwdefaults = PyObject_GetAttrString(function, "__kwdefaults__");
+  if (kwdefaults == nullptr) {
+    return nullptr;
+  }
+  bool ok = true;
+  for (int i = 0; i < P::kScalars && ok; ++i) {
+    const std::string_view name =
+        detail::name_of(detail::argument(Signature<Op>::kSchema, Op::kArity + i));
+    P::names[i] = PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
+    ok = P::names[i] != nullptr;
+    if (ok) {
+      PyUnicode_InternInPlace(&P::names[i]);
+      PyObject* value =
+          PyDict_Check(kwdefaults) ? PyDict_GetItem(kwdefaults, P::names[i]) : nullptr;
+      P::required[i] = value == nullptr;
+      ok = value == nullptr || to_double(value, P::defaults[i]);
+      if (!ok) {
+        PyErr_Format(PyExc_TypeError,
+                     "mykernels: the default of %U in the Python function of %s is not a float "
+                     "or an int",
+                     P::names[i], Op::kName);
+      }
+    }
+  }
+  Py_DECREF(kwdefaults);
+  PyObject* module_name = ok ? PyObject_GetAttrString(function, "__module__") : nullptr;
+  if (module_name == nullptr) {
+    return nullptr;
+  }
+  // Kept for the process's lifetime, as the function itself.
+  auto* def = new PyMethodDef{
+      Op::kName, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(public_call<Op>)),
+      METH_FASTCALL | METH_KEYWORDS, strdup(doc)};
+  Py_INCREF(function);
+  Py_XSETREF(P::function, function);
+  PyObject* result = PyCFunction_NewEx(def, module, module_name);
+  Py_DECREF(module_name);
+  return result;
+}
+
+// mykernels._C._public(function, doc): the public function of the op named function.__name__.
+PyObject* public_function(PyObject* module, PyObject* args) {
+  PyObject* function = nullptr;
+  const char* doc = nullptr;
+  if (!PyArg_ParseTuple(args, "Os:_public", &function, &doc)) {
+    return nullptr;
+  }
+  PyObject* name = PyObject_GetAttrString(function, "__name__");
+  if (name == nullptr) {
+    return nullptr;
+  }
+#define MYKERNELS_MAKE_PUBLIC(OP)                               \
+  if (PyUnicode_CompareWithASCIIString(name, OP::kName) == 0) { \
+    Py_DECREF(name);                                            \
+    return make_public<OP>(module, function, doc);              \
+  }
+  MYKERNELS_FOR_EACH_OP(MYKERNELS_MAKE_PUBLIC)
+#undef MYKERNELS_MAKE_PUBLIC
+  PyErr_Format(PyExc_ValueError, "mykernels: the op table has no op named %U", name);
+  Py_DECREF(name);
+  return nullptr;
 }
 
 }  // namespace
@@ -248,6 +370,9 @@ PyMethodDef methods[] = {
    "(the tensors, then the float arguments, positionally), else None."},
     MYKERNELS_FOR_EACH_OP(MYKERNELS_METHOD)
 #undef MYKERNELS_METHOD
-        {nullptr, nullptr, 0, nullptr}};
+        {"_public", public_function, METH_VARARGS,
+         "_public(function, doc): the public function of the op named function.__name__: the "
+         "eager fast path, and the Python function for every call it declines."},
+    {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace mykernels::fast_path

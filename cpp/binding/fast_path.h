@@ -1,6 +1,8 @@
 // The public functions' eager fast path: one raw CPython function per op of the table
 // (mykernels._C.square, ...) that runs the operators' implementations (operators.h) directly when
-// nothing else would happen on the way to the kernel, and return None otherwise. fast_path.cpp says
+// nothing else would happen on the way to the kernel, and returns None otherwise; and
+// mykernels._C._public, which makes the public functions (mykernels.square, ...) from the ops'
+// Python functions: the fast path, then the Python function where it declines. fast_path.cpp says
 // exactly when. module.cpp finds what the fast path uses of torch at import and hands it over with
 // install().
 #pragma once

@@ -26,10 +26,9 @@ The compile caches. Inductor's FX graph cache keys on the graphs after the joint
 it never mixes graphs with and without the substitution. AOTAutograd's cache keys on the graph that
 dynamo captured and on Inductor's configuration, not on the patterns: an entry written by a process
 without them (an older mykernels, or one with other decompositions) would be taken by one with
-them, and the other way round. (A graph that calls the public functions, mykernels.<name>, never
-uses AOTAutograd's cache: dynamo puts those functions into the graph as they are, and AOTAutograd
-declines to cache a graph that calls functions outside torch. A graph that calls
-``torch.ops.mykernels.*`` directly uses it.) So `register` also writes a fingerprint of the
+them, and the other way round. (This holds for graphs that call the public functions,
+mykernels.<name>, too: dynamo puts those into the graph as they are, and AOTAutograd caches a
+graph that calls C functions, which they are.) So `register` also writes a fingerprint of the
 decompositions (the source of the modules that define them and of this one) into Inductor's
 configuration, which the caches' keys contain: the entry
 ``unsafe_marked_cacheable_functions["mykernels: Inductor decompositions"]``, whose name is no

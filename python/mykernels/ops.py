@@ -13,6 +13,7 @@ torch's own equivalent, which ``python -m mykernels`` and the benchmark compare 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,10 +40,13 @@ OPS: dict[str, Op] = {}
 __all__: list[str] = []
 
 
-# The call path. Each public function first calls the op's eager fast path, mykernels._C.<name>
-# (cpp/binding/fast_path.cpp), which runs the operator's C++ implementation directly when its
-# arguments are plain tensors that need no gradient and no mode, profiler or other dispatch layer
-# is active, and returns None otherwise. Then `_call` calls the operator, torch.ops.mykernels.*:
+# The call path. The function defined here for each op is its Python function: it calls the
+# operator through `_call`. The public function, mykernels.<name>, is a C function
+# (`_C._public`, cpp/binding/fast_path.cpp) with the same signature and docstring: it runs the
+# op's eager fast path, which runs the operator's C++ implementation directly when its arguments
+# are plain tensors that need no gradient and no mode, profiler or other dispatch layer is
+# active, and calls the Python function otherwise, so that a call the fast path takes runs no
+# Python frame. `_call` calls the operator, torch.ops.mykernels.*:
 # below the autograd layer when no input needs a gradient and no forward-mode AD level is open
 # (that layer's kernel, `_derivatives`, would only re-dispatch), through it otherwise; under
 # torch.func's transforms, the op's autograd.Function instead, which torch.func applies level by
@@ -52,6 +56,17 @@ __all__: list[str] = []
 # turn that graph into operators (AOTAutograd, make_fx, export) run the function with fake tensors
 # or under a dispatch mode, which the fast path declines by itself, so the graph gets the
 # operator. Eager calls pay no compile check for it.
+
+
+def _builtin_doc(function: Callable[..., torch.Tensor]) -> str:
+    """The public function's docstring as CPython's C functions carry it: the text signature,
+    which inspect.signature and help read, then the Python function's docstring."""
+    signature = inspect.signature(function)
+    plain = signature.replace(
+        parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+        return_annotation=signature.empty,
+    )
+    return f"{function.__name__}($module, {str(plain)[1:]}\n--\n\n{inspect.getdoc(function)}"
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,8 @@ def _define(
     decomposition: Callable[..., torch.Tensor],
     sharding_like: torch._ops.OpOverload,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
-    """Makes the decorated function the public function of the op of its name: registers the
+    """Makes the decorated function the Python function of the op of its name, and returns the
+    op's public function (the fast path, then that function: the call path above); registers the
     op's derivatives (its autograd kernel, `_autograd_kernel`), its batching rule for vmap, its
     decomposition for Inductor (_inductor.py) and its sharding strategy for DTensor (that of the
     aten operator `sharding_like`: _dtensor.py), and lists it in OPS and __all__.
@@ -162,7 +178,7 @@ def _define(
         torch.library.register_vmap(f"mykernels::{name}", _batching_rule(name), lib=_library)
         _inductor.register(_SCHEMAS[name].overload, decomposition)
         _dtensor.register(_SCHEMAS[name].overload, sharding_like)
-        public = torch.compiler.allow_in_graph(function)
+        public = torch.compiler.allow_in_graph(_C._public(function, _builtin_doc(function)))
         schema = _SCHEMAS[name]
         OPS[name] = Op(name, public, torch_equivalent, len(schema.tensors), tuple(schema.defaults))
         __all__.append(name)
@@ -375,8 +391,7 @@ def square(x: torch.Tensor) -> torch.Tensor:
     Raises:
         RuntimeError: x has another dtype, or is on a device mykernels has no kernel for.
     """
-    out = _C.square(x)
-    return out if out is not None else _call("square", x)
+    return _call("square", x)
 
 
 # add ---------------------------------------------------------------------------------------------
@@ -449,8 +464,7 @@ def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
         RuntimeError: the shapes do not broadcast, the tensors are on different devices, the
             promoted dtype is not supported, or alpha is a bool or complex.
     """
-    out = _C.add(a, b, alpha)
-    return out if out is not None else _call("add", a, b, alpha=alpha)
+    return _call("add", a, b, alpha=alpha)
 
 
 # d_sigmoid ---------------------------------------------------------------------------------------
@@ -523,8 +537,7 @@ def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
     Raises:
         RuntimeError: z is complex, or on a device mykernels has no kernel for.
     """
-    out = _C.d_sigmoid(z)
-    return out if out is not None else _call("d_sigmoid", z)
+    return _call("d_sigmoid", z)
 
 
 # Fake kernels, one per op of the table: the same checks and output metadata as the C++ operators
