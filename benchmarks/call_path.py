@@ -2,22 +2,24 @@
 
     python benchmarks/call_path.py [--device cuda]
 
-Times, per call, in alternating batches of 4000 calls with one synchronization each (median of 7,
-`mykernels.bench.host_time_per_call`):
-the public functions; their fast path alone (mykernels._C); the operator called through torch.ops
-below the autograd layer (the path the public functions take when the fast path declines);
-torch's own square, add and sigmoid; torch.empty_like (an allocation); and an empty lambda (the
-cost of the loop and the call).
+Times per call, in 21 rounds of one batch of 1000 calls of each case with one synchronization
+each (`mykernels.bench.host_time_per_call`): the public functions; their fast path alone
+(mykernels._C); the operator called through torch.ops below the autograd layer (the path the
+public functions take when the fast path declines); torch's own square, add and sigmoid;
+torch.empty_like (an allocation); and an empty lambda (the cost of the loop and the call). The
+medians over the rounds, then the ratios to torch's op: the median of the rounds' ratios, each
+round's two batches having run close together, and its spread.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
 
 import mykernels
-from mykernels.bench import host_time_per_call
+from mykernels.bench import host_time_per_call, paired_ratio
 
 
 def main() -> None:
@@ -48,10 +50,20 @@ def main() -> None:
         "lambda: None": lambda: None,
     }
     device = "cuda" if args.device.startswith("cuda") else "cpu"
-    times = host_time_per_call(cases, device, calls=4000, batches=7)
-    print(f"host time per call, 1024 float32 elements on {x.device}")
-    for name, seconds in times.items():
-        print(f"  {name:34} {seconds * 1e6:6.2f} us")
+    samples = host_time_per_call(cases, device)
+    print(f"host time per call, 1024 float32 elements on {x.device} (median of the rounds)")
+    for name, seconds in samples.items():
+        print(f"  {name:34} {statistics.median(seconds) * 1e6:6.2f} us")
+    print("ratio to torch's op (median of the rounds' ratios; below 1 is faster)")
+    for ours, theirs in [
+        ("mykernels.square", "torch.square"),
+        ("mykernels._C.square (fast path)", "torch.square"),
+        ("mykernels.add", "torch.add"),
+        ("mykernels._C.add (fast path)", "torch.add"),
+        ("mykernels.d_sigmoid", "torch.sigmoid"),
+    ]:
+        ratio, spread = paired_ratio(samples[ours], samples[theirs])
+        print(f"  {ours:34} / {theirs:14} {ratio:5.3f} ±{spread:.0%}")
 
 
 if __name__ == "__main__":

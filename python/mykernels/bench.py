@@ -39,7 +39,9 @@ are single calls, at least 15 rounds and 0.2 s a function. Compare ratios, not t
 different days.
 
 A second table gives the host time per call on 1024 float32 elements, where the call itself, not
-memory, is the cost: the median of 5 batches of 4000 calls, and its spread. --json writes both
+memory, is the cost: the median of 21 rounds, each a batch of 1000 calls of mykernels' function
+and one of torch's, and its spread; the ratio is the median of the rounds' ratios, and its
+spread. --json writes both
 tables, every time with the minimum, quartiles and maximum of its rounds (in us); --plot draws
 bandwidth against size, one panel per dtype (needs matplotlib: pip install mykernels[bench]).
 """
@@ -432,9 +434,12 @@ def bandwidth_rows(
             yield copy
 
 
-def _host_timings(
-    fns: dict[str, Callable[[], object]], device: str, calls: int, batches: int
-) -> dict[str, Timing]:
+def _host_samples(
+    fns: dict[str, Callable[[], object]], device: str, calls: int, rounds: int
+) -> dict[str, list[float]]:
+    """Seconds per call of each fn() in each round: a batch of `calls` calls with one
+    synchronization, the functions one after the other in every round, after 200 calls of
+    warm-up."""
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def batch(fn: Callable[[], object]) -> float:
@@ -449,20 +454,28 @@ def _host_timings(
         for _ in range(200):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(batches):
+    for _ in range(rounds):
         for name, fn in fns.items():
             samples[name].append(batch(fn))
-    return {name: Timing.of(times) for name, times in samples.items()}
+    return samples
+
+
+def paired_ratio(ours: list[float], theirs: list[float]) -> tuple[float, float]:
+    """The median over the rounds of each round's ratio ours / theirs, and its spread (half the
+    interquartile range, over the median). The two batches of a round ran next to each other, so
+    that a drift of a shared machine, which moves both, cancels; the ratio of the two medians
+    mixes rounds far apart, and moved by 20% between runs on the GPU machine."""
+    ratios = [o / t for o, t in zip(ours, theirs, strict=True)]
+    q1, median, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    return median, (q3 - q1) / 2 / median
 
 
 def host_time_per_call(
-    fns: dict[str, Callable[[], object]], device: str, calls: int = 4000, batches: int = 5
-) -> dict[str, float]:
-    """Seconds per call of each fn(): batches of `calls` calls with one synchronization each,
-    alternating between the functions so that all see the same drift of a shared machine; the
-    median batch of each, after 200 calls of warm-up."""
-    timings = _host_timings(fns, device, calls, batches)
-    return {name: timing.median / 1e6 for name, timing in timings.items()}
+    fns: dict[str, Callable[[], object]], device: str, calls: int = 1000, rounds: int = 21
+) -> dict[str, list[float]]:
+    """Seconds per call of each fn() in each of `rounds` rounds (_host_samples): alternating
+    between the functions so that all see the same drift of a shared machine."""
+    return _host_samples(fns, device, calls, rounds)
 
 
 def host_rows(device: str) -> list[dict[str, object]]:
@@ -472,13 +485,15 @@ def host_rows(device: str) -> list[dict[str, object]]:
     for op, (ours, theirs, arity) in OPS.items():
         args = inputs[:arity]
         calls = {"ours": functools.partial(ours, *args), "theirs": functools.partial(theirs, *args)}
-        times = _host_timings(calls, device, calls=4000, batches=5)
+        samples = _host_samples(calls, device, calls=1000, rounds=21)
+        ratio, spread = paired_ratio(samples["ours"], samples["theirs"])
         rows.append(
             {
                 "op": op,
-                "mykernels_us": asdict(times["ours"]),
-                "torch_us": asdict(times["theirs"]),
-                "ratio": times["ours"].median / times["theirs"].median,
+                "mykernels_us": asdict(Timing.of(samples["ours"])),
+                "torch_us": asdict(Timing.of(samples["theirs"])),
+                "ratio": ratio,
+                "ratio_spread": spread,
             }
         )
     return rows
@@ -563,7 +578,8 @@ def _print_host(host: list[dict]) -> None:
         ours, theirs = Timing(**h["mykernels_us"]), Timing(**h["torch_us"])
         print(
             f"{h['op']:10} mykernels {ours.median:7.2f} us {_spread(ours.spread):>5}  "
-            f"torch {theirs.median:7.2f} us {_spread(theirs.spread):>5}  ratio {h['ratio']:.2f}"
+            f"torch {theirs.median:7.2f} us {_spread(theirs.spread):>5}  "
+            f"ratio {h['ratio']:.2f} {_spread(h['ratio_spread']):>5}"
         )
 
 
