@@ -3,12 +3,12 @@
     python benchmarks/call_path.py [--device cuda]
 
 Times per call, in 21 rounds of one batch of 1000 calls of each case with one synchronization
-each (`mykernels.bench.host_time_per_call`): the public functions; their fast path alone
-(mykernels._C); the operator called through torch.ops below the autograd layer (the path the
-public functions take when the fast path declines); torch's own square, add and sigmoid;
-torch.empty_like (an allocation); and an empty lambda (the cost of the loop and the call). The
-medians over the rounds, then the ratios to torch's op: the median of the rounds' ratios, each
-round's two batches having run close together, and its spread.
+each, the cases in reverse order every other round (`mykernels.bench.host_time_per_call`): the
+public functions; their fast path alone (mykernels._C); the operator called through torch.ops
+below the autograd layer (the path the public functions take when the fast path declines);
+torch's own square, add and sigmoid; torch.empty_like (an allocation); and an empty lambda (the
+cost of the loop and the call). The medians over the rounds, then the ratios to torch's op: the
+median of the rounds' ratios, each round's batches having run close together, and its spread.
 """
 
 from __future__ import annotations

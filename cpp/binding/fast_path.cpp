@@ -4,7 +4,8 @@
 //
 // Calling an operator through torch.ops costs several microseconds of Python argument parsing and
 // dispatch before its kernel starts, more than the kernel of a small tensor takes. The functions
-// here, two per op of the table, are raw CPython functions (METH_FASTCALL) that run the operator's
+// here are raw CPython functions (METH_FASTCALL), two per op of the table (the fast path alone,
+// mykernels._C.<name>, and the public function that make_public builds), that run the operator's
 // implementation (operators.h) directly in exactly the case where the dispatcher would reach it
 // without doing anything else on the way: plain torch.Tensor arguments (not subclasses) that need
 // no gradient, hold no negative bit and are no ZeroTensor, of one supported dtype and device, with
@@ -134,28 +135,28 @@ bool plain_view(PyObject* obj, bool grad_enabled, View& view) {
 // torch's allocator, so that resize_ and record_stream act on it as on torch's own results), or
 // nullptr with the error cleared.
 PyObject* to_python(const Tensor& result) {
+  PyObject* out = nullptr;
   if (torch_.to_pyobject != nullptr) {
-    void* out = nullptr;
-    return torch_.to_pyobject(result.get(), nullptr, &out) == AOTI_TORCH_SUCCESS
-               ? static_cast<PyObject*>(out)
-               : nullptr;
+    void* wrapped = nullptr;
+    if (torch_.to_pyobject(result.get(), nullptr, &wrapped) == AOTI_TORCH_SUCCESS) {
+      out = static_cast<PyObject*>(wrapped);
+    }
+  } else if (PyObject* handle = PyCapsule_New(result.get(), nullptr, nullptr); handle != nullptr) {
+    out = PyObject_Vectorcall(torch_.from_handle, &handle, 1, nullptr);
+    Py_DECREF(handle);
   }
-  PyObject* handle = PyCapsule_New(result.get(), nullptr, nullptr);
-  PyObject* out =
-      handle != nullptr ? PyObject_Vectorcall(torch_.from_handle, &handle, 1, nullptr) : nullptr;
-  Py_XDECREF(handle);
   if (out == nullptr) {
-    PyErr_Clear();
+    PyErr_Clear();  // torch_tensor_to_pyobject, too, may leave one set
   }
   return out;
 }
 
 // Runs `op` on `inputs` and returns its result, or nullptr (no error set) where it cannot. The GIL
-// is released, as torch's own ops do, for a
-// CUDA launch (it may wait for room in the stream's queue) and for CPU work that goes to torch's
-// threads; a small CPU call (fewer than kCpuGrainSize elements, on the calling thread) keeps it,
-// as it takes less time than releasing and taking back the GIL adds. Errors are not raised: the
-// caller then calls the operator, which raises them as torch does.
+// is released, as torch's own ops do, for a CUDA launch (it may wait for room in the stream's
+// queue) and for CPU work that goes to torch's threads; a small CPU call (fewer than
+// kCpuGrainSize elements, on the calling thread) keeps it, as it takes less time than releasing
+// and taking back the GIL adds. Errors are not raised: the caller then calls the operator, which
+// raises them as torch does.
 template <class Op>
 PyObject* call(const Op& op, const std::array<View, Op::kArity>& inputs) {
   Call<Op::kArity> plan;
@@ -254,10 +255,10 @@ struct Public {
 };
 
 template <class Op>
-PyObject* public_call(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargsf,
+PyObject* public_call(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs,
                       PyObject* kwnames) {
   using P = Public<Op>;
-  if (PyVectorcall_NARGS(nargsf) == Op::kArity) {
+  if (nargs == Op::kArity) {
     std::array<double, P::kScalars> scalars = P::defaults;
     std::array<bool, P::kScalars> missing = P::required;
     const Py_ssize_t keywords = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
@@ -278,7 +279,7 @@ PyObject* public_call(PyObject* /*module*/, PyObject* const* args, Py_ssize_t na
       return out;
     }
   }
-  return PyObject_Vectorcall(P::function, args, nargsf, kwnames);
+  return PyObject_Vectorcall(P::function, args, static_cast<std::size_t>(nargs), kwnames);
 }
 
 // Makes Public<Op> from `function` and returns it as a builtin function of `module` (mykernels._C)
@@ -287,6 +288,11 @@ PyObject* public_call(PyObject* /*module*/, PyObject* const* args, Py_ssize_t na
 template <class Op>
 PyObject* make_public(PyObject* module, PyObject* function, const char* doc) {
   using P = Public<Op>;
+  if (P::function != nullptr) {  // its builtin would call the new function: one per process
+    PyErr_Format(PyExc_RuntimeError, "mykernels: the public function of %s is made already",
+                 Op::kName);
+    return nullptr;
+  }
   PyObject* kwdefaults = PyObject_GetAttrString(function, "__kwdefaults__");
   if (kwdefaults == nullptr) {
     return nullptr;
@@ -317,11 +323,16 @@ PyObject* make_public(PyObject* module, PyObject* function, const char* doc) {
     return nullptr;
   }
   // Kept for the process's lifetime, as the function itself.
+  char* const docstring = strdup(doc);
+  if (docstring == nullptr) {
+    Py_DECREF(module_name);
+    return PyErr_NoMemory();
+  }
   auto* def = new PyMethodDef{
       Op::kName, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(public_call<Op>)),
-      METH_FASTCALL | METH_KEYWORDS, strdup(doc)};
+      METH_FASTCALL | METH_KEYWORDS, docstring};
   Py_INCREF(function);
-  Py_XSETREF(P::function, function);
+  P::function = function;
   PyObject* result = PyCFunction_NewEx(def, module, module_name);
   Py_DECREF(module_name);
   return result;

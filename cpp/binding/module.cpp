@@ -7,6 +7,7 @@
 // to optimize than the code here ever runs.
 #include <pybind11/pybind11.h>
 
+#include <cstdio>
 #include <string>
 
 #include "cpp/core/ops.h"
@@ -85,6 +86,18 @@ std::string find_torch() {
     found.to_pyobject =
         torch_symbol<fast_path::ToPyObject>("libtorch_cpu.so", "torch_tensor_to_pyobject");
     if (found.to_pyobject == nullptr) {
+      // Only where its behaviour is known: torch 2.10 to 2.13, whose function returns a new
+      // reference and leaves the handle to mykernels (fast_path.h). A later torch has
+      // torch_tensor_to_pyobject.
+      const auto version = torch.attr("__version__").cast<std::string>();
+      int major = 0;
+      int minor = 0;
+      if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2 || major != 2 || minor < 10 ||
+          minor > 13) {
+        return "off: torch " + version +
+               " has no torch_tensor_to_pyobject to hand a result to "
+               "Python";
+      }
       found.from_handle = keep(C.attr("_aoti").attr("alloc_tensor_by_stealing_from_void_ptr"));
     }
   } catch (const py::error_already_set& e) {

@@ -438,8 +438,8 @@ def _host_samples(
     fns: dict[str, Callable[[], object]], device: str, calls: int, rounds: int
 ) -> dict[str, list[float]]:
     """Seconds per call of each fn() in each round: a batch of `calls` calls with one
-    synchronization, the functions one after the other in every round, after 200 calls of
-    warm-up."""
+    synchronization, the functions one after the other in every round, in reverse order every
+    other round (so that no function always runs first), after 200 calls of warm-up."""
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def batch(fn: Callable[[], object]) -> float:
@@ -454,17 +454,19 @@ def _host_samples(
         for _ in range(200):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    order = list(fns.items())
+    for round_ in range(rounds):
+        for name, fn in order if round_ % 2 == 0 else reversed(order):
             samples[name].append(batch(fn))
     return samples
 
 
 def paired_ratio(ours: list[float], theirs: list[float]) -> tuple[float, float]:
     """The median over the rounds of each round's ratio ours / theirs, and its spread (half the
-    interquartile range, over the median). The two batches of a round ran next to each other, so
+    interquartile range, over the median). The two batches of a round ran close together, so
     that a drift of a shared machine, which moves both, cancels; the ratio of the two medians
-    mixes rounds far apart, and moved by 20% between runs on the GPU machine."""
+    mixes rounds far apart (on the GPU machine it read add / torch.add from 0.80 to 1.38 for one
+    build: benchmarks/results/h100-call-path-two-medians.txt)."""
     ratios = [o / t for o, t in zip(ours, theirs, strict=True)]
     q1, median, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
     return median, (q3 - q1) / 2 / median

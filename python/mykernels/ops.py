@@ -173,13 +173,28 @@ def _define(
                 f"mykernels.ops defines {name}, which the op table (cpp/core/ops.h) of this build "
                 "does not have: rebuild mykernels"
             )
+        schema = _SCHEMAS[name]
+        parameters = inspect.signature(function).parameters.values()
+        if [(p.name, p.kind, p.default) for p in parameters] != [
+            *(
+                (t, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty)
+                for t in schema.tensors
+            ),
+            *(
+                (f, inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.empty if d is None else d)
+                for f, d in schema.defaults.items()
+            ),
+        ]:
+            raise ImportError(
+                f"mykernels.ops: the parameters of {name} must be the schema's tensors, then its "
+                "float arguments as keywords with the schema's defaults"
+            )
         kernel, _TRANSFORMABLE[name] = _derivatives(name, setup_context, backward, jvp)
         _library.impl(name, kernel, "Autograd", with_keyset=True)
         torch.library.register_vmap(f"mykernels::{name}", _batching_rule(name), lib=_library)
         _inductor.register(_SCHEMAS[name].overload, decomposition)
         _dtensor.register(_SCHEMAS[name].overload, sharding_like)
         public = torch.compiler.allow_in_graph(_C._public(function, _builtin_doc(function)))
-        schema = _SCHEMAS[name]
         OPS[name] = Op(name, public, torch_equivalent, len(schema.tensors), tuple(schema.defaults))
         __all__.append(name)
         return public
