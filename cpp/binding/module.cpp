@@ -95,8 +95,7 @@ std::string find_torch() {
       if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2 || major != 2 || minor < 10 ||
           minor > 13) {
         return "off: torch " + version +
-               " has no torch_tensor_to_pyobject to hand a result to "
-               "Python";
+               " has no torch_tensor_to_pyobject to hand a result to Python";
       }
       found.from_handle = keep(C.attr("_aoti").attr("alloc_tensor_by_stealing_from_void_ptr"));
     }

@@ -434,8 +434,8 @@ def bandwidth_rows(
             yield copy
 
 
-def _host_samples(
-    fns: dict[str, Callable[[], object]], device: str, calls: int, rounds: int
+def host_time_per_call(
+    fns: dict[str, Callable[[], object]], device: str, calls: int = 1000, rounds: int = 21
 ) -> dict[str, list[float]]:
     """Seconds per call of each fn() in each round: a batch of `calls` calls with one
     synchronization, the functions one after the other in every round, in reverse order every
@@ -472,14 +472,6 @@ def paired_ratio(ours: list[float], theirs: list[float]) -> tuple[float, float]:
     return median, (q3 - q1) / 2 / median
 
 
-def host_time_per_call(
-    fns: dict[str, Callable[[], object]], device: str, calls: int = 1000, rounds: int = 21
-) -> dict[str, list[float]]:
-    """Seconds per call of each fn() in each of `rounds` rounds (_host_samples): alternating
-    between the functions so that all see the same drift of a shared machine."""
-    return _host_samples(fns, device, calls, rounds)
-
-
 def host_rows(device: str) -> list[dict[str, object]]:
     """Host time per call on 1024 float32 elements, mykernels and torch side by side."""
     inputs = [torch.randn(1024, device=device) for _ in range(max(a for _, _, a in OPS.values()))]
@@ -487,7 +479,7 @@ def host_rows(device: str) -> list[dict[str, object]]:
     for op, (ours, theirs, arity) in OPS.items():
         args = inputs[:arity]
         calls = {"ours": functools.partial(ours, *args), "theirs": functools.partial(theirs, *args)}
-        samples = _host_samples(calls, device, calls=1000, rounds=21)
+        samples = host_time_per_call(calls, device)
         ratio, spread = paired_ratio(samples["ours"], samples["theirs"])
         rows.append(
             {
