@@ -27,7 +27,6 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
-#include <optional>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -134,14 +133,14 @@ bool plain_view(PyObject* obj, bool grad_enabled, View& view) {
 // The Python tensor of `result`: a new reference to the same torch tensor (its memory from
 // torch's allocator, so that resize_ and record_stream act on it as on torch's own results), or
 // nullptr with the error cleared.
-PyObject* to_python(const Tensor& result) {
+PyObject* to_python(AtenTensorHandle result) {
   PyObject* out = nullptr;
   if (torch_.to_pyobject != nullptr) {
     void* wrapped = nullptr;
-    if (torch_.to_pyobject(result.get(), nullptr, &wrapped) == AOTI_TORCH_SUCCESS) {
+    if (torch_.to_pyobject(result, nullptr, &wrapped) == AOTI_TORCH_SUCCESS) {
       out = static_cast<PyObject*>(wrapped);
     }
-  } else if (PyObject* handle = PyCapsule_New(result.get(), nullptr, nullptr); handle != nullptr) {
+  } else if (PyObject* handle = PyCapsule_New(result, nullptr, nullptr); handle != nullptr) {
     out = PyObject_Vectorcall(torch_.from_handle, &handle, 1, nullptr);
     Py_DECREF(handle);
   }
@@ -167,16 +166,15 @@ PyObject* call(const Op& op, const std::array<View, Op::kArity>& inputs) {
   }
   const bool release = inputs[0].device.kind == DeviceKind::CUDA || plan.numel >= kCpuGrainSize;
   PyThreadState* state = release ? PyEval_SaveThread() : nullptr;
-  std::optional<Tensor> result;
+  Owned result;
   try {
-    result.emplace(run(op, inputs, plan));
-  } catch (...) {
-    result.reset();
+    result = run(op, inputs, plan);
+  } catch (...) {  // declined: the operator raises it
   }
   if (state != nullptr) {
     PyEval_RestoreThread(state);
   }
-  return result ? to_python(*result) : nullptr;
+  return result ? to_python(result.get()) : nullptr;
 }
 
 // A float argument of the schema: a Python float, or an int that fits in 64 bits.

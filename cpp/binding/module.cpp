@@ -51,18 +51,27 @@ std::string find_torch() {
     found.is_neg = reinterpret_cast<PyMethodDescrObject*>(is_neg.ptr())->d_method->ml_meth;
     // References kept for the process's lifetime.
     const auto keep = [](py::object object) { return object.release().ptr(); };
+    // A key of a module's dict, interned as the module's own names are, so that a lookup finds
+    // it by identity.
+    const auto key = [](const char* name) {
+      PyObject* interned = PyUnicode_InternFromString(name);
+      if (interned == nullptr) {
+        throw py::error_already_set();
+      }
+      return py::reinterpret_steal<py::str>(interned);
+    };
     found.watchers = {fast_path::NoArgs(keep(C.attr("_is_torch_function_mode_enabled"))),
                       fast_path::NoArgs(keep(C.attr("_is_any_autocast_enabled"))),
                       fast_path::NoArgs(keep(C.attr("_is_tracing")))};
     found.profiling = fast_path::NoArgs(keep(C.attr("_autograd").attr("_profiler_enabled")));
     const py::dict profiler = py::module_::import("torch.autograd.profiler").attr("__dict__");
-    const py::str flag("_is_profiler_enabled");
+    const py::str flag = key("_is_profiler_enabled");
     if (profiler.contains(flag) && PyBool_Check(py::object(profiler[flag]).ptr())) {
       found.profiler_module = keep(profiler);
       found.profiler_flag = keep(flag);
     }
     const py::dict forward_ad = py::module_::import("torch.autograd.forward_ad").attr("__dict__");
-    const py::str level("_current_level");
+    const py::str level = key("_current_level");
     if (!forward_ad.contains(level) || !PyLong_CheckExact(py::object(forward_ad[level]).ptr())) {
       return "off: torch.autograd.forward_ad has no _current_level to tell when tangents flow";
     }

@@ -181,8 +181,14 @@ void contiguous_strides(int ndim, const std::int64_t* sizes, std::int64_t* out) 
   }
 }
 
-Tensor empty_strided(int ndim, const std::int64_t* sizes, const std::int64_t* strides,
-                     ScalarType type, Device device) {
+// A new tensor of torch's allocator, and its memory.
+struct Allocated {
+  Owned handle;
+  void* data;
+};
+
+Allocated empty_strided(int ndim, const std::int64_t* sizes, const std::int64_t* strides,
+                        ScalarType type, Device device) {
   AtenTensorHandle handle = nullptr;
   const bool cpu = device.kind == DeviceKind::CPU;
   MYKERNELS_CHECK(
@@ -191,14 +197,10 @@ Tensor empty_strided(int ndim, const std::int64_t* sizes, const std::int64_t* st
                                cpu ? 0 : device.index, &handle) == AOTI_TORCH_SUCCESS,
       "mykernels: could not allocate a result of shape ", Sizes{sizes, ndim}, " on ", device, ": ",
       last_torch_error());
-  return Tensor(handle);
-}
-
-// The result of an op on `like`: its shape and device, as torch.empty_like(like) allocates it.
-Tensor empty_like(const View& like) {
-  DimArray strides;
-  empty_like_strides(like, strides.data());
-  return empty_strided(like.ndim, like.sizes, strides.data(), like.dtype, like.device);
+  Allocated out{Owned(handle), nullptr};
+  MYKERNELS_CHECK(torch_get_mutable_data_ptr(handle, &out.data) == AOTI_TORCH_SUCCESS,
+                  "mykernels: could not read the memory of a new tensor: ", last_torch_error());
+  return out;
 }
 
 }  // namespace
@@ -252,28 +254,28 @@ void prepare(const std::array<View, Op::kArity>& inputs, Call<Op::kArity>& call)
 }
 
 template <class Op>
-Tensor run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call) {
+Owned run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call) {
   const View& first = inputs[0];
-  const Tensor out = [&] {
-    if (first.ndim == call.ndim && std::equal(first.sizes, first.sizes + call.ndim, call.shape)) {
-      return empty_like(first);
-    }
-    DimArray strides;
+  // The result: torch.empty_like(first) when first has the result's shape, else contiguous.
+  DimArray strides;
+  if (first.ndim == call.ndim && std::equal(first.sizes, first.sizes + call.ndim, call.shape)) {
+    empty_like_strides(first, strides.data());
+  } else {
     contiguous_strides(call.ndim, call.shape, strides.data());
-    return empty_strided(call.ndim, call.shape, strides.data(), first.dtype, first.device);
-  }();
+  }
+  Allocated out = empty_strided(call.ndim, call.shape, strides.data(), first.dtype, first.device);
   std::array<Operand, Op::kArity + 1> operands;
-  operands[0] = {out.mutable_data_ptr(), out.strides().data()};
+  operands[0] = {out.data, strides.data()};
   for (int k = 0; k < Op::kArity; ++k) {
     operands[k + 1] = {inputs[k].data, call.strides[k]};
   }
   run_elementwise(Op::kName, op, call.dtype, first.device, call.ndim, call.shape, operands);
-  return out;
+  return std::move(out.handle);
 }
 
 #define MYKERNELS_INSTANTIATE(OP)                                                    \
   template void prepare<OP>(const std::array<View, OP::kArity>&, Call<OP::kArity>&); \
-  template Tensor run<OP>(const OP&, const std::array<View, OP::kArity>&, const Call<OP::kArity>&);
+  template Owned run<OP>(const OP&, const std::array<View, OP::kArity>&, const Call<OP::kArity>&);
 MYKERNELS_FOR_EACH_OP(MYKERNELS_INSTANTIATE)
 #undef MYKERNELS_INSTANTIATE
 
@@ -344,7 +346,7 @@ Tensor call_operator(std::array<Tensor, Op::kArity> inputs, const Op& op) {
   }
   Call<kArity> call;
   prepare<Op>(views, call);
-  return run(op, views, call);
+  return Tensor(run(op, views, call).release());
 }
 
 // The operator's function as the schema declares it: kArity tensors, then the floats that make up

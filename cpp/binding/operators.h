@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 
 #include "elementwise.h"
 
@@ -46,9 +47,17 @@ struct Call {
 template <class Op>
 void prepare(const std::array<View, Op::kArity>& inputs, Call<Op::kArity>& call);
 
+// A tensor handle that mykernels owns: deleted with it unless released. The result of run, which
+// the operators hand to the dispatcher as a torch::stable::Tensor and the fast path to Python,
+// without the shared count a torch::stable::Tensor allocates.
+struct DeleteHandle {
+  void operator()(AtenTensorHandle handle) const { (void)aoti_torch_delete_tensor_object(handle); }
+};
+using Owned = std::unique_ptr<AtenTensorOpaque, DeleteHandle>;
+
 // Allocates the result (as torch would: the first input's layout when it has the result's shape,
 // else contiguous) and runs `op` on the inputs' device.
 template <class Op>
-Tensor run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call);
+Owned run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call);
 
 }  // namespace mykernels
