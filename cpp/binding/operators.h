@@ -47,9 +47,9 @@ struct Call {
 template <class Op>
 void prepare(const std::array<View, Op::kArity>& inputs, Call<Op::kArity>& call);
 
-// A tensor handle that mykernels owns: deleted with it unless released. The result of run, which
-// the operators hand to the dispatcher as a torch::stable::Tensor and the fast path to Python,
-// without the shared count a torch::stable::Tensor allocates.
+// A tensor handle that mykernels owns: deleted with it unless released. The result of run: the
+// fast path hands it to Python without the shared count a torch::stable::Tensor allocates; the
+// operators wrap it in one for the dispatcher.
 struct DeleteHandle {
   void operator()(AtenTensorHandle handle) const { (void)aoti_torch_delete_tensor_object(handle); }
 };
