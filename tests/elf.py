@@ -7,6 +7,7 @@
 - undefined_symbols: the symbols the library takes from others, as ``nm -D --undefined-only``
   shows them (without versions).
 - abi_problems: what ties a library to one torch or one CUDA runtime (.ci/check-abi).
+- python_problems: what ties a library to Python (.ci/check-abi, for the op library).
 """
 
 from __future__ import annotations
@@ -109,5 +110,22 @@ def abi_problems(library: str | Path) -> list[str]:
     ]
     problems += [
         f"undefined {name}" for name in undefined_symbols(library) if _TORCH_CXX.match(name)
+    ]
+    return problems
+
+
+# Python's C API (Py*, _Py*) and its library.
+_PYTHON_SYMBOL = re.compile(r"^_?Py")
+_PYTHON_LIBRARY = re.compile(r"^libpython")
+
+
+def python_problems(library: str | Path) -> list[str]:
+    """What ties the library to Python, which the op library must not need (a C++ process loads
+    it): a NEEDED libpython, and any undefined symbol of Python's C API."""
+    problems = [
+        f"NEEDED {name}" for name in needed_libraries(library) if _PYTHON_LIBRARY.match(name)
+    ]
+    problems += [
+        f"undefined {name}" for name in undefined_symbols(library) if _PYTHON_SYMBOL.match(name)
     ]
     return problems

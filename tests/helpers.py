@@ -21,6 +21,11 @@ requires_cuda = pytest.mark.skipif(
     not (HAS_GPU and BUILT_WITH_CUDA),
     reason="no CUDA GPU" if not HAS_GPU else "this build of mykernels has no CUDA kernels",
 )
+# The eager fast path: the binding (mykernels._C) for this interpreter, unless MYKERNELS_FAST_PATH=0.
+FAST_PATH = mykernels._binding.module is not None
+requires_fast_path = pytest.mark.skipif(
+    not FAST_PATH, reason=f"no eager fast path ({mykernels.build_info()['fast_path']})"
+)
 requires_two_gpus = pytest.mark.skipif(
     not (HAS_GPU and BUILT_WITH_CUDA and torch.cuda.device_count() >= 2), reason="needs two GPUs"
 )

@@ -1,22 +1,35 @@
-"""What was built: build_info, the embedded CUDA architectures, python -m mykernels."""
+"""What was built: the op library and the binding, build_info, the embedded CUDA architectures,
+python -m mykernels."""
 
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 import torch
 
 import mykernels
-from elf import abi_problems, embedded_architectures, needed_libraries
-from helpers import BUILT_WITH_CUDA, HAS_GPU, random
+from elf import (
+    abi_problems,
+    embedded_architectures,
+    needed_libraries,
+    python_problems,
+    undefined_symbols,
+)
+from helpers import BUILT_WITH_CUDA, FAST_PATH, HAS_GPU, random, requires_fast_path
 
-EXTENSION = Path(mykernels._C.__file__)
+LIBRARY = Path(mykernels.library_path())  # the op library, with both engines
+BINDINGS = sorted(Path(mykernels.__file__).parent.glob("_C.*.so"))  # one per CPython built for
+INTERPRETER = f"{sys.version_info[0]}.{sys.version_info[1]}" + (
+    "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
+)
 
 
 def test_build_info():
@@ -33,13 +46,22 @@ def test_build_info():
         "cuda_compiler",
         "build_type",
         "commit",
+        "bindings",
     }
     assert info["version"] == mykernels.__version__ == importlib.metadata.version("mykernels")
     assert info["torch_min"] == "2.10"
-    assert info["fast_path"] in ("dlpack+aoti", "dlpack+pyobject"), info["fast_path"]
-    # 2.14 added torch_tensor_to_pyobject to the stable ABI; the fast path uses it where present.
-    newer = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 14)
-    assert (info["fast_path"] == "dlpack+pyobject") == newer
+    assert len(BINDINGS) == len(info["bindings"]) >= 1
+    if os.environ.get("MYKERNELS_FAST_PATH") == "0":
+        assert info["fast_path"] == "off: MYKERNELS_FAST_PATH=0"
+    elif INTERPRETER not in info["bindings"]:
+        assert info["fast_path"].startswith(f"off: no binding for CPython {INTERPRETER}")
+    else:
+        # The fast path is on wherever the package has this interpreter's binding. 2.14 added
+        # torch_tensor_to_pyobject to the stable ABI; the fast path uses it where present.
+        newer = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 14)
+        expected = "dlpack+pyobject" if newer else "dlpack+aoti"
+        assert info["fast_path"] == expected
+    assert info["fast_path"].startswith("dlpack") == FAST_PATH
     assert (
         (info["cuda"] is None)
         == (info["cuda_compiler"] is None)
@@ -54,33 +76,112 @@ def test_build_info():
 def test_embedded_architectures_are_the_requested_ones():
     # A CPU-only build lists none and embeds none.
     info = mykernels.build_info()
-    sass, ptx = embedded_architectures(EXTENSION)
+    sass, ptx = embedded_architectures(LIBRARY)
     # The fat binary records the architecture's number: sm_90a is listed as sm_90.
     assert sass == {_number_only(arch) for arch in info["cuda_architectures"]}
     assert ptx == {_number_only(arch) for arch in info["cuda_ptx"]}
     cuobjdump = shutil.which("cuobjdump")
     if cuobjdump and BUILT_WITH_CUDA:  # cross-check with NVIDIA's tool where it is installed
         listed = subprocess.run(
-            [cuobjdump, "--list-elf", str(EXTENSION)], capture_output=True, text=True, check=True
+            [cuobjdump, "--list-elf", str(LIBRARY)], capture_output=True, text=True, check=True
         ).stdout
         cubins = {line.rsplit(".", 2)[-2] for line in listed.splitlines() if ".cubin" in line}
         assert cubins == set(info["cuda_architectures"])
 
 
-def test_extension_shares_the_cpp_runtime_with_torch():
-    # A private, static copy of libstdc++ in the extension crashes inside torch's process; CMake
+@pytest.mark.parametrize("library", [LIBRARY, *BINDINGS], ids=lambda path: path.name)
+def test_shares_the_cpp_runtime_with_torch(library):
+    # A private, static copy of libstdc++ in a library crashes inside torch's process; CMake
     # refuses such compilers, and this checks the result.
-    assert "libstdc++.so.6" in needed_libraries(EXTENSION)
+    assert "libstdc++.so.6" in needed_libraries(library)
 
 
-def test_extension_uses_only_the_stable_abi():
+@pytest.mark.parametrize("library", [LIBRARY, *BINDINGS], ids=lambda path: path.name)
+def test_uses_only_the_stable_abi(library):
     # What .ci/check-abi checks of a wheel: no C++ symbol of torch, c10 or ATen, no NEEDED entry
     # for libtorch_python, libtorch_cuda or a CUDA runtime (linked statically). Only libtorch_cpu,
     # for the stable C functions.
-    assert abi_problems(EXTENSION) == []
-    needed = needed_libraries(EXTENSION)
+    assert abi_problems(library) == []
+    needed = needed_libraries(library)
     assert "libtorch_cpu.so" in needed
     assert not any(name.startswith(("libcudart", "libtorch_python", "libc10")) for name in needed)
+
+
+def test_op_library_needs_no_python():
+    # A C++ process loads it: no libpython, no symbol of Python's C API, and the binding is
+    # another file, which calls into it.
+    assert python_problems(LIBRARY) == []
+    assert not any(name.startswith("libpython") for name in needed_libraries(LIBRARY))
+    for binding in BINDINGS:
+        assert "libmykernels.so" in needed_libraries(binding)
+        assert any(symbol.startswith("Py") for symbol in undefined_symbols(binding))
+
+
+def test_the_python_check_can_fail():
+    assert "undefined PyObject_Vectorcall" in python_problems(BINDINGS[0])
+
+
+def test_op_library_registers_the_operators_without_mykernels():
+    # A process that never imports mykernels: torch.ops.load_library(path) gives it the operators
+    # with their kernels (the CPU ones here; CUDA ones where there is a GPU and a CUDA build).
+    check = f"""
+import sys, torch
+torch.ops.load_library({str(LIBRARY)!r})
+devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and {BUILT_WITH_CUDA} else [])
+for device in devices:
+    x = torch.randn(1000, 3, device=device, dtype=torch.float64)
+    y = torch.randn(3, device=device, dtype=torch.float64)
+    torch.testing.assert_close(torch.ops.mykernels.add(x, y, alpha=0.5), x + 0.5 * y)
+    torch.testing.assert_close(torch.ops.mykernels.square(x), x * x)
+    s = torch.sigmoid(x)
+    torch.testing.assert_close(torch.ops.mykernels.d_sigmoid(x), s * (1 - s))
+assert "mykernels" not in sys.modules
+print(" ".join(devices))
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=False, cwd="/"
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[0] == "cpu"
+
+
+def test_without_the_fast_path_the_public_functions_are_the_python_functions():
+    check = """
+import torch, mykernels, types
+assert mykernels.build_info()["fast_path"] == "off: MYKERNELS_FAST_PATH=0"
+assert isinstance(mykernels.square, types.FunctionType)
+x = torch.randn(100)
+torch.testing.assert_close(mykernels.add(x, x, alpha=2), 3 * x)
+print(mykernels.square.__module__)
+"""
+    env = dict(os.environ, MYKERNELS_FAST_PATH="0")
+    run = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=False, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["mykernels.ops"]
+
+
+def test_import_loads_no_compiler():
+    # The hooks for torch.compile and DTensor go in when the program imports them (_hooks.py): a
+    # program that never compiles pays nothing for the compiler. tests/test_fusion.py compiles
+    # with them, in a process that imported mykernels first.
+    check = """
+import sys, torch
+before = set(sys.modules)
+import mykernels
+heavy = ("torch._dynamo", "torch._inductor", "torch.distributed.tensor", "sympy")
+print(sorted(m for m in set(sys.modules) - before if m.startswith(heavy)))
+"""
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+@requires_fast_path
+def test_with_the_fast_path_the_public_functions_are_the_bindings():
+    assert mykernels.square.__self__ is mykernels._C
+    assert Path(mykernels._C.__file__) in BINDINGS
 
 
 def test_the_abi_check_can_fail():

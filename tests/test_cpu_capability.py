@@ -24,14 +24,14 @@ for op in OPS:
         for layout in ("contiguous", "sliced", "expanded"):
             inputs = op.inputs((37, 1029), dtype, "cpu", layout)
             assert_matches(op.fn(*inputs), op.reference(*(x.double() for x in inputs)), dtype)
-print(mykernels._C.cpu_capability)
+print(mykernels._library.CPU_CAPABILITY)
 """
 ORDER = ["default", "avx2", "avx512"]
 
 
 @pytest.mark.parametrize("capability", ORDER)
 def test_capability(capability):
-    best = mykernels._C.cpu_capability
+    best = mykernels._library.CPU_CAPABILITY
     if ORDER.index(capability) > ORDER.index(best):
         pytest.skip(f"this CPU's best is {best}")
     env = dict(os.environ, MYKERNELS_CPU_CAPABILITY=capability)
@@ -46,7 +46,7 @@ def test_capability(capability):
 def test_unknown_capability_is_reported():
     env = dict(os.environ, MYKERNELS_CPU_CAPABILITY="avx9000")
     result = subprocess.run(
-        [sys.executable, "-c", "import mykernels; print(mykernels._C.cpu_capability)"],
+        [sys.executable, "-c", "import mykernels; print(mykernels._library.CPU_CAPABILITY)"],
         env=env,
         capture_output=True,
         text=True,
@@ -54,4 +54,4 @@ def test_unknown_capability_is_reported():
     )
     assert result.returncode == 0, result.stderr
     assert "MYKERNELS_CPU_CAPABILITY='avx9000' is not one of default, avx2, avx512" in result.stderr
-    assert result.stdout.split() == [mykernels._C.cpu_capability]
+    assert result.stdout.split() == [mykernels._library.CPU_CAPABILITY]

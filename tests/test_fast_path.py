@@ -1,5 +1,7 @@
 """The public functions' eager fast path (cpp/binding/fast_path.cpp): taken exactly for plain tensors that
-need no gradient with nothing watching, and the same as the operator in every respect."""
+need no gradient with nothing watching, and the same as the operator in every respect. Where there is
+no fast path (no binding for this interpreter, or MYKERNELS_FAST_PATH=0), test_build.py checks that
+the public functions are the ops' Python functions."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import mykernels
-from helpers import DEVICES, DTYPES, OP_PARAMS, random, requires_cuda
+from helpers import DEVICES, DTYPES, OP_PARAMS, random, requires_cuda, requires_fast_path
+
+pytestmark = requires_fast_path
 
 
 @pytest.mark.parametrize("device", DEVICES)

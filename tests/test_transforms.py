@@ -11,7 +11,7 @@ import torch.autograd.forward_ad as fwAD
 from torch.func import jacfwd, jacrev, jvp, vmap
 
 import mykernels
-from helpers import DEVICES, OP_PARAMS, TABLE, random
+from helpers import DEVICES, FAST_PATH, OP_PARAMS, TABLE, random
 
 # Shapes of the inputs, per arity: broadcasting ones for two inputs.
 SHAPES = {1: [(4, 5)], 2: [(4, 5), (5,)]}
@@ -97,7 +97,8 @@ def test_dual_tensors(op, device, call, dtype):
     tangents = _inputs(op, device, dtype)
     with fwAD.dual_level():
         duals = [fwAD.make_dual(p, t) for p, t in zip(primals, tangents, strict=True)]
-        assert getattr(mykernels._C, op.name)(*duals, *op.kwargs.values()) is None
+        if FAST_PATH:
+            assert getattr(mykernels._C, op.name)(*duals, *op.kwargs.values()) is None
         out, tangent = fwAD.unpack_dual(getattr(op, call)(*duals))
     assert tangent is not None
     expected_out, expected = jvp(

@@ -31,8 +31,8 @@
 #include <tuple>
 #include <utility>
 
-#include "operators.h"
-#include "signature.h"
+#include "cpp/operators/operators.h"
+#include "cpp/operators/signature.h"
 
 namespace mykernels::fast_path {
 namespace {

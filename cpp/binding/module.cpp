@@ -1,23 +1,18 @@
-// The Python extension module mykernels._C. Loading it runs the operator registrations of
-// operators.cpp. The module holds the public functions' eager fast path (fast_path.cpp), finds what
-// that path uses of torch, and reports what the library was compiled with.
+// The Python extension module mykernels._C, the binding: the public functions' eager fast path
+// (fast_path.cpp), which runs the op library's implementations (cpp/operators); this file finds
+// what that path uses of torch. The op library is loaded first (python/mykernels/_library.py): the
+// module NEEDs it, and finds it loaded.
 //
 // This file runs once, at import: it is the only one that uses pybind11, and the only one
-// compiled at -O1 (cpp/CMakeLists.txt), as pybind11's headers cost seconds more
+// compiled at -O1 (cpp/binding/CMakeLists.txt), as pybind11's headers cost seconds more
 // to optimize than the code here ever runs.
 #include <pybind11/pybind11.h>
 
 #include <cstdio>
 #include <string>
 
-#include "cpp/core/ops.h"
-#include "cpp/cpu/engine.h"
+#include "cpp/operators/runtime_symbols.h"
 #include "fast_path.h"
-#include "runtime_symbols.h"
-
-#ifdef MYKERNELS_WITH_CUDA
-#include "cuda/engine.h"
-#endif
 
 namespace mykernels {
 namespace {
@@ -115,40 +110,16 @@ std::string find_torch() {
   return found.to_pyobject != nullptr ? "dlpack+pyobject" : "dlpack+aoti";
 }
 
-const char* promotion_name(Promotion promotion) {
-  switch (promotion) {
-    case Promotion::kCommon:
-      return "common";
-    case Promotion::kIntegerToFloat:
-      return "integer_to_float";
-  }
-  return "unknown";
-}
-
-// The op table, for Python (python/mykernels/ops.py): each op's name and how its result dtype
-// follows from its inputs' (Promotion, cpp/core/ops.h), which the fake kernels follow too.
-py::dict op_table() {
-  py::dict ops;
-#define MYKERNELS_EXPORT(OP) ops[OP::kName] = promotion_name(OP::kPromotion);
-  MYKERNELS_FOR_EACH_OP(MYKERNELS_EXPORT)
-#undef MYKERNELS_EXPORT
-  return ops;
-}
-
 }  // namespace
 }  // namespace mykernels
 
-PYBIND11_MODULE(_C, m) {
-  m.doc() = "mykernels' compiled operators; import mykernels instead of this module.";
+// The module keeps no state that calls change: what find_torch finds is written once, at import,
+// and the public functions are made once (fast_path.cpp), so a free-threaded interpreter (3.14t)
+// runs it without the GIL.
+PYBIND11_MODULE(_C, m, pybind11::mod_gil_not_used()) {
+  m.doc() = "mykernels' eager fast path; import mykernels instead of this module.";
   if (PyModule_AddFunctions(m.ptr(), mykernels::fast_path::methods) != 0) {
     throw pybind11::error_already_set();
   }
   m.attr("fast_path") = mykernels::find_torch();
-  m.attr("ops") = mykernels::op_table();
-  m.attr("cpu_capability") = mykernels::cpu::capability();
-#ifdef MYKERNELS_WITH_CUDA
-  m.attr("cuda_runtime_version") = mykernels::cuda::compiled_runtime_version();
-#else
-  m.attr("cuda_runtime_version") = pybind11::none();
-#endif
 }

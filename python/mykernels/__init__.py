@@ -55,10 +55,18 @@ def _check_cpu_capability() -> None:
 
 _check_cpu_capability()
 
-from . import _C, ops  # noqa: E402  (_C registers torch.ops.mykernels)
+from . import _binding, _library, ops  # noqa: E402  (_library registers torch.ops.mykernels)
 from .ops import *  # noqa: E402, F403  (the public functions, one per op: ops.__all__)
 
 __version__: str = _BUILD_INFO["version"]
+
+
+def library_path() -> str:
+    """The path of the op library, ``libmykernels.so``: the operators ``torch.ops.mykernels.*``
+    with their CPU and CUDA kernels, without Python. Another process registers them by loading it:
+    ``torch.ops.load_library(path)`` in Python, ``dlopen`` in a C++ program linked to LibTorch
+    (README, "Using the ops from C++ and AOTInductor")."""
+    return str(_library.PATH)
 
 
 def build_info() -> dict[str, object]:
@@ -70,14 +78,15 @@ def build_info() -> dict[str, object]:
     GPU machine code it carries, e.g. ``["sm_90"]``), ``cuda_ptx`` (PTX it carries for JIT
     compilation on newer GPUs), ``compiler``, ``cuda_compiler``, ``build_type``, ``commit`` (the
     git commit it was built from, with ``-dirty`` for uncommitted changes; None outside a git
-    checkout) and ``fast_path`` (how the eager fast path reaches tensors under the running torch,
-    or why it is off).
+    checkout), ``bindings`` (the CPython versions the package has the eager fast path's binding
+    for, e.g. ``["3.12"]``) and ``fast_path`` (how the eager fast path reaches tensors under the
+    running interpreter and torch, or why it is off: then every call goes through the operators).
     """
     info = {key: list(v) if isinstance(v, list) else v for key, v in _BUILD_INFO.items()}
-    runtime = _C.cuda_runtime_version  # CUDART_VERSION of the compiled kernels, e.g. 13000
+    runtime = _library.CUDA_RUNTIME_VERSION  # of the compiled kernels, e.g. 13000
     info["cuda"] = None if runtime is None else f"{runtime // 1000}.{runtime % 1000 // 10}"
-    info["fast_path"] = _C.fast_path
+    info["fast_path"] = _binding.status
     return info
 
 
-__all__ = ["__version__", "build_info", *ops.__all__]
+__all__ = ["__version__", "build_info", "library_path", *ops.__all__]

@@ -32,7 +32,7 @@ def _devices() -> tuple[list[torch.device], str | None]:
 
 def _describe(device: torch.device) -> str:
     if device.type != "cuda":
-        return f"CPU, {mykernels._C.cpu_capability} kernels"
+        return f"CPU, {mykernels._library.CPU_CAPABILITY} kernels"
     major, minor = torch.cuda.get_device_capability(device)
     return f"{torch.cuda.get_device_name(device)}, sm_{major}{minor}"
 

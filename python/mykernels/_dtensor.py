@@ -26,8 +26,8 @@ logs why once, at INFO level, on the "mykernels" logger, and DTensor refuses the
 would without mykernels' help. Where it has no strategy for an op's aten twin, that op alone is
 left out, with a message of its own.
 
-`register` imports ``torch.distributed.tensor``, which costs nothing more at ``import mykernels``:
-dynamo, which mykernels imports for ``torch.compiler.allow_in_graph``, imports it already.
+`register` puts the strategies in when the program imports ``torch.distributed.tensor`` (as
+``from torch.distributed.tensor import DTensor`` does, and dynamo), not at ``import mykernels``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ import logging
 from collections.abc import Callable
 
 import torch
+
+from mykernels import _hooks as hooks  # absolute: the tests load copies of this module
 
 _log = logging.getLogger("mykernels")
 
@@ -65,7 +67,8 @@ def register(overload: torch._ops.OpOverload, like: torch._ops.OpOverload) -> No
     if not torch.distributed.is_available():
         _turn_off("this build of torch has no torch.distributed")
         return
-    _install(overload, like)
+    # Once the program imports DTensor (_hooks.py): importing it costs about 0.4 s.
+    hooks.when_imported("torch.distributed.tensor", lambda: _install(overload, like))
 
 
 def _check_schemas(overload: torch._ops.OpOverload, like: torch._ops.OpOverload) -> None:

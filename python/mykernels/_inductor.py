@@ -28,11 +28,13 @@ dynamo captured and on Inductor's configuration, not on the patterns: an entry w
 without them (an older mykernels, or one with other decompositions) would be taken by one with
 them, and the other way round. (This holds for graphs that call the public functions,
 mykernels.<name>, too: dynamo puts those into the graph as they are, and AOTAutograd caches a
-graph that calls C functions, which they are.) So `register` also writes a fingerprint of the
-decompositions (the source of the modules that define them and of this one) into Inductor's
-configuration, which the caches' keys contain: the entry
+graph that calls C functions, which they are with the binding, and Python functions that
+Inductor's configuration marks cacheable, which `mark_cacheable` does for them without it.) So
+`register` also writes a fingerprint of the decompositions (the source of the modules that define
+them and of this one) into Inductor's configuration, which the caches' keys contain: the entry
 ``unsafe_marked_cacheable_functions["mykernels: Inductor decompositions"]``, whose name is no
-function's, so that it marks nothing cacheable.
+function's, so that it marks nothing cacheable. All of this goes in when Inductor's
+configuration is imported (_hooks.py), not at ``import mykernels``.
 
 All of torch's private API that mykernels uses for this is in this module. Where it is missing or
 has changed (another torch), `register` leaves Inductor as it is, logs why once, at INFO level,
@@ -42,13 +44,13 @@ on the "mykernels" logger, and the ops stay opaque to Inductor, and correct.
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
 import logging
-import sys
 import threading
 from collections.abc import Callable
 
 import torch
+
+from . import _hooks as hooks
 
 _log = logging.getLogger("mykernels")
 
@@ -64,7 +66,10 @@ _registered: dict[torch._ops.OpOverload, Callable[..., object]] = {}
 # looks its decomposition up in _registered at each match, so that `register` can replace a
 # decomposition and `unregister` remove it.
 _patterns: set[torch._ops.OpOverload] = set()
-# Held while patterns are added: `register` and the import of Inductor may run in two threads.
+# The public functions that `mark_cacheable` marked: their names, and the digest of their source.
+_cacheable: dict[str, str] = {}
+# Held while decompositions and patterns are added: `register` and the import of Inductor may run
+# in two threads.
 _lock = threading.RLock()
 
 
@@ -78,19 +83,51 @@ def register(overload: torch._ops.OpOverload, decomposition: Callable[..., objec
     """
     if unavailable is not None:
         return
+    if not isinstance(overload, torch._ops.OpOverload):
+        raise TypeError(f"register takes an OpOverload, got {type(overload).__name__}")
+    with _lock:
+        _registered[overload] = decomposition
+    # Into Inductor once it is imported: the fingerprint with its configuration, the patterns with
+    # its joint-graph passes.
+    hooks.when_imported(_CONFIG, _install)
+
+
+def _install() -> None:
+    """Puts the fingerprint of the registered decompositions into Inductor's configuration (now
+    imported), then the patterns into its joint-graph pattern matcher, once that is imported."""
     try:
-        if not isinstance(overload, torch._ops.OpOverload):
-            raise TypeError(f"register takes an OpOverload, got {type(overload).__name__}")
         import torch._inductor.config as config
 
         if not isinstance(config.unsafe_marked_cacheable_functions, dict):
             raise TypeError("torch._inductor.config.unsafe_marked_cacheable_functions is no dict")
-        _registered[overload] = decomposition
-        # The fingerprint first: a decomposition is never in use while the caches' keys lack it.
-        _set_fingerprint(config, _fingerprint(_registered))
-        _when_imported(_JOINT_GRAPH, _add_patterns)
+        with _lock:
+            _set_marked(config, _cacheable)
+            # The fingerprint first: a decomposition is never in use while the caches' keys lack
+            # it.
+            if _registered:
+                _set_marked(config, {FINGERPRINT_KEY: _fingerprint(_registered)})
+        if unavailable is None:
+            hooks.when_imported(_JOINT_GRAPH, _add_patterns)
     except Exception as error:  # the private API differs in this torch
         _turn_off(f"{type(error).__name__}: {error}")
+
+
+def mark_cacheable(function: Callable[..., object]) -> None:
+    """Lets AOTAutograd's cache take graphs that call `function`, a public function, by its name in
+    ``unsafe_marked_cacheable_functions``, with a digest of its module's source as the value that
+    the caches' keys contain (a C function needs no mark)."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return
+    digest = hashlib.sha256(code.co_code + repr(code.co_consts).encode())
+    try:
+        with open(code.co_filename, "rb") as file:
+            digest.update(file.read())
+    except OSError:  # no source file (a zip import, say): the bytecode alone
+        pass
+    with _lock:
+        _cacheable[f"{function.__module__}.{function.__name__}"] = digest.hexdigest()[:32]
+    hooks.when_imported(_CONFIG, _install)
 
 
 def unregister() -> None:
@@ -102,7 +139,7 @@ def unregister() -> None:
     _registered.clear()
     import torch._inductor.config as config
 
-    _set_fingerprint(config, None)
+    _set_marked(config, {FINGERPRINT_KEY: None})
 
 
 def registered() -> dict[torch._ops.OpOverload, Callable[..., object]]:
@@ -163,10 +200,12 @@ def _decompose(match, /, *args: object, **kwargs: object) -> None:
     match.replace_by_example(replacement, [*args, *kwargs.values()])
 
 
-# The module of Inductor's joint-graph passes, and of the pattern matcher's pass that the patterns
-# go into. Importing it takes about 1.2 s (it imports Inductor's lowerings), so the patterns go in
-# when torch.compile or another entry into Inductor imports it (torch.compile does as it is
-# called), not at `import mykernels`.
+# Inductor's configuration, which the fingerprint goes into, and the module of its joint-graph
+# passes, with the pattern matcher's pass that the patterns go into. Importing them takes seconds
+# (the configuration imports dynamo; the passes, Inductor's lowerings), so they go in when
+# torch.compile or another entry into Inductor imports them (torch.compile does as it is called),
+# not at `import mykernels` (_hooks.py).
+_CONFIG = "torch._inductor.config"
 _JOINT_GRAPH = "torch._inductor.fx_passes.joint_graph"
 
 
@@ -195,73 +234,17 @@ def _add_patterns() -> None:
         _turn_off(f"{type(error).__name__}: {error}")
 
 
-def _when_imported(name: str, then: Callable[[], None]) -> None:
-    """Runs `then` now where the module `name` is imported, and otherwise just after its import.
-    `then` must not raise, and may run twice (where another thread imports the module while the
-    hook goes in)."""
-    with _lock:
-        if name not in sys.modules and not any(
-            isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path
-        ):
-            sys.meta_path.insert(0, _AfterImport(name, then))
-    if name in sys.modules:  # imported before, or while, the hook went in
-        then()
-
-
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """A finder that finds nothing itself: it lets the other finders find the module `name`, and
-    gives its spec a loader that runs `then` after the module's own code. It stays until that
-    code has run (a spec found without an import, or an import that failed, leaves it)."""
-
-    def __init__(self, name: str, then: Callable[[], None]) -> None:
-        self.name, self.then = name, then
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != self.name:
-            return None
-        for finder in sys.meta_path:
-            if finder is self:
-                continue
-            spec = getattr(finder, "find_spec", lambda *_: None)(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None:
-                    spec.loader = _ThenLoader(spec.loader, self)
-                return spec
-        return None
-
-    def imported(self) -> None:
-        with _lock:
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-        self.then()
-
-
-class _ThenLoader(importlib.abc.Loader):
-    """A module's loader, which tells `hook` once the module's code has run."""
-
-    def __init__(self, loader, hook: _AfterImport) -> None:
-        self.loader, self.hook = loader, hook
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module) -> None:
-        self.loader.exec_module(module)
-        self.hook.imported()
-
-    def __getattr__(self, name: str):  # get_source, get_code, ... of the module's own loader
-        return getattr(self.loader, name)
-
-
-def _set_fingerprint(config, value: str | None) -> None:
-    """Puts the fingerprint into Inductor's configuration (removes it for None)."""
+def _set_marked(config, entries: dict[str, str | None]) -> None:
+    """Puts the entries into ``unsafe_marked_cacheable_functions`` of Inductor's configuration (and
+    removes those whose value is None)."""
 
     def updated(marked: dict[str, str]) -> dict[str, str]:
         marked = dict(marked)
-        if value is None:
-            marked.pop(FINGERPRINT_KEY, None)
-        else:
-            marked[FINGERPRINT_KEY] = value
+        for key, value in entries.items():
+            if value is None:
+                marked.pop(key, None)
+            else:
+                marked[key] = value
         return marked
 
     # The value that this thread (this context) reads: an assignment, as a user sets it.
@@ -305,6 +288,8 @@ def _fingerprint(registered: dict[torch._ops.OpOverload, Callable[..., object]])
 
 def _turn_off(reason: str) -> None:
     global unavailable
+    if unavailable is not None:  # turned off, and said so, already
+        return
     unavailable = reason
     try:  # what was registered before the failure, if anything
         unregister()

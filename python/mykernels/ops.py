@@ -1,8 +1,9 @@
 """The public functions, and what torch needs of each op beyond its C++ operator.
 
 Every op is described once in C++, in the op table (``cpp/core/ops.h``): its schema, its math and
-how its result dtype follows from its inputs'. From that table ``mykernels._C`` registers the
-operators (``torch.ops.mykernels.*``) and holds their eager fast path, and this module registers a
+how its result dtype follows from its inputs'. From that table the op library (``_library``)
+registers the operators (``torch.ops.mykernels.*``), the binding (``_binding``) holds their eager
+fast path, and this module registers a
 fake kernel for each (the output's metadata for ``torch.compile`` and meta tensors, by the table's
 promotion rule: ``_fake_kernel``) and a batching rule for vmap (``_batching_rule``). What is
 written here, op by op: the public function, the derivatives (backward and forward-mode rules,
@@ -13,13 +14,15 @@ torch's own equivalent, which ``python -m mykernels`` and the benchmark compare 
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from . import _C, _dtensor, _inductor
+from . import _binding, _dtensor, _inductor, _library
+from . import _hooks as hooks
 
 _operators = torch.ops.mykernels
 _SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
@@ -41,8 +44,9 @@ __all__: list[str] = []
 
 
 # The call path. The function defined here for each op is its Python function: it calls the
-# operator through `_call`. The public function, mykernels.<name>, is a C function
-# (`_C._public`, cpp/binding/fast_path.cpp) with the same signature and docstring: it runs the
+# operator through `_call`. Where the binding is loaded (`_binding`), the public function,
+# mykernels.<name>, is a C function (`_C._public`, cpp/binding/fast_path.cpp) with the same
+# signature and docstring, and otherwise the Python function itself. The C function runs the
 # op's eager fast path, which runs the operator's C++ implementation directly when its arguments
 # are plain tensors that need no gradient and no mode, profiler or other dispatch layer is
 # active, and calls the Python function otherwise, so that a call the fast path takes runs no
@@ -52,10 +56,10 @@ __all__: list[str] = []
 # torch.func's transforms, the op's autograd.Function instead, which torch.func applies level by
 # level.
 # BENCHMARKS.md has the cost of each path. dynamo does not trace the public functions
-# (torch.compiler.allow_in_graph): it puts each call in its graph as it is, and the tracers that
-# turn that graph into operators (AOTAutograd, make_fx, export) run the function with fake tensors
-# or under a dispatch mode, which the fast path declines by itself, so the graph gets the
-# operator. Eager calls pay no compile check for it.
+# (allow_in_graph, once dynamo is imported): it puts each call in its graph as it is, and the
+# tracers that turn that graph into operators (AOTAutograd, make_fx, export) run the function with
+# fake tensors or under a dispatch mode, which the fast path declines by itself, so the graph gets
+# the operator. Eager calls pay no compile check for it.
 
 
 def _builtin_doc(function: Callable[..., torch.Tensor]) -> str:
@@ -86,7 +90,7 @@ def _schema(name: str) -> _Schema:
     )
 
 
-_SCHEMAS = {name: _schema(name) for name in _C.ops}
+_SCHEMAS = {name: _schema(name) for name in _library.OPS}
 
 
 def _call(name: str, *tensors: object, **scalars: object) -> torch.Tensor:
@@ -168,7 +172,7 @@ def _define(
 
     def define(function: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         name = function.__name__
-        if name not in _C.ops:
+        if name not in _library.OPS:
             raise ImportError(
                 f"mykernels.ops defines {name}, which the op table (cpp/core/ops.h) of this build "
                 "does not have: rebuild mykernels"
@@ -190,16 +194,24 @@ def _define(
                 "float arguments as keywords with the schema's defaults"
             )
         kernel, _TRANSFORMABLE[name] = _derivatives(name, setup_context, backward, jvp)
-        _library.impl(name, kernel, "Autograd", with_keyset=True)
-        torch.library.register_vmap(f"mykernels::{name}", _batching_rule(name), lib=_library)
+        _fragment.impl(name, kernel, "Autograd", with_keyset=True)
+        torch.library.register_vmap(f"mykernels::{name}", _batching_rule(name), lib=_fragment)
         _inductor.register(_SCHEMAS[name].overload, decomposition)
         _dtensor.register(_SCHEMAS[name].overload, sharding_like)
-        public = torch.compiler.allow_in_graph(_C._public(function, _builtin_doc(function)))
+        public = _binding.public(function, _builtin_doc(function))
+        hooks.when_imported("torch._dynamo", functools.partial(_allow_in_graph, public))
+        _inductor.mark_cacheable(public)  # a Python function, where there is no binding
         OPS[name] = Op(name, public, torch_equivalent, len(schema.tensors), tuple(schema.defaults))
         __all__.append(name)
         return public
 
     return define
+
+
+def _allow_in_graph(public: Callable[..., torch.Tensor]) -> None:
+    """Has dynamo put calls of the public function into its graph as they are (the call path
+    above); run once dynamo is imported (_hooks.py)."""
+    torch._dynamo.allow_in_graph(public)
 
 
 # Derivatives. torch.library.register_autograd gives an operator reverse mode only: under
@@ -216,7 +228,7 @@ def _define(
 # stack of transforms and its wrapped tensors: all in every torch from 2.10 on, and exercised by
 # tests/test_transforms.py on each.
 
-_library = torch.library.Library("mykernels", "FRAGMENT")
+_fragment = torch.library.Library("mykernels", "FRAGMENT")
 
 
 def _forward_ad_active() -> bool:
@@ -556,7 +568,7 @@ def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
 
 
 # Fake kernels, one per op of the table: the same checks and output metadata as the C++ operators
-# (cpp/binding/operators.cpp), for torch.compile and meta tensors. The decompositions share their
+# (cpp/operators/operators.cpp), for torch.compile and meta tensors. The decompositions share their
 # checks and promotion (_result_dtype).
 
 
@@ -589,7 +601,9 @@ def _result_dtype(name: str, *tensors: torch.Tensor) -> torch.dtype:
         ),
     )
     dtype = first.dtype if len(tensors) == 1 else torch.result_type(*tensors)
-    if _C.ops[name] == "integer_to_float" and not (dtype.is_floating_point or dtype.is_complex):
+    if _library.OPS[name] == "integer_to_float" and not (
+        dtype.is_floating_point or dtype.is_complex
+    ):
         dtype = torch.get_default_dtype()
     _check_dtype(name, dtype)
     return dtype
@@ -611,7 +625,7 @@ def _fake_kernel(name: str, promotion: str) -> Callable[..., torch.Tensor]:
     return fake
 
 
-for _name, _promotion in _C.ops.items():
+for _name, _promotion in _library.OPS.items():
     if _name not in OPS:
         raise ImportError(
             f"the op table (cpp/core/ops.h) has {_name}, but mykernels.ops defines no public "

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "api.h"
 #include "elementwise.h"
 
 namespace mykernels {
@@ -45,7 +46,7 @@ struct Call {
 // promote first; the fast path declines otherwise), and works out `call`. A user error (a dtype
 // the kernels do not take, shapes that do not broadcast) is a std::runtime_error naming the op.
 template <class Op>
-void prepare(const std::array<View, Op::kArity>& inputs, Call<Op::kArity>& call);
+MYKERNELS_API void prepare(const std::array<View, Op::kArity>& inputs, Call<Op::kArity>& call);
 
 // A tensor handle that mykernels owns: deleted with it unless released. The result of run: the
 // fast path hands it to Python without the shared count a torch::stable::Tensor allocates; the
@@ -58,6 +59,7 @@ using Owned = std::unique_ptr<AtenTensorOpaque, DeleteHandle>;
 // Allocates the result (as torch would: the first input's layout when it has the result's shape,
 // else contiguous) and runs `op` on the inputs' device.
 template <class Op>
-Owned run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call);
+MYKERNELS_API Owned run(const Op& op, const std::array<View, Op::kArity>& inputs,
+                        const Call<Op::kArity>& call);
 
 }  // namespace mykernels

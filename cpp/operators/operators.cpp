@@ -273,9 +273,12 @@ Owned run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<O
   return std::move(out.handle);
 }
 
-#define MYKERNELS_INSTANTIATE(OP)                                                    \
-  template void prepare<OP>(const std::array<View, OP::kArity>&, Call<OP::kArity>&); \
-  template Owned run<OP>(const OP&, const std::array<View, OP::kArity>&, const Call<OP::kArity>&);
+// Exported for the binding (api.h): an instantiation's visibility is also that of its template
+// arguments, the ops, which the library's hidden default would otherwise give it.
+#define MYKERNELS_INSTANTIATE(OP)                                                                  \
+  template MYKERNELS_API void prepare<OP>(const std::array<View, OP::kArity>&, Call<OP::kArity>&); \
+  template MYKERNELS_API Owned run<OP>(const OP&, const std::array<View, OP::kArity>&,             \
+                                       const Call<OP::kArity>&);
 MYKERNELS_FOR_EACH_OP(MYKERNELS_INSTANTIATE)
 #undef MYKERNELS_INSTANTIATE
 

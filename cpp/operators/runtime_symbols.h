@@ -3,10 +3,12 @@
 // of linked: the extension then loads under every torch from 2.10 on, and uses what it finds.
 #pragma once
 
+#include "api.h"
+
 namespace mykernels {
 
 // The function `name` of torch's already-loaded `library` (e.g. "libtorch_cpu.so"), or nullptr.
-void* torch_symbol_address(const char* library, const char* name);
+MYKERNELS_API void* torch_symbol_address(const char* library, const char* name);
 
 template <class Fn>
 Fn torch_symbol(const char* library, const char* name) {
