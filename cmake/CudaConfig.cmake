@@ -25,10 +25,12 @@ set(_no_cuda_reason "")
 if(MYKERNELS_CUDA STREQUAL "AUTO" AND MYKERNELS_TORCH_CUDA STREQUAL "")
   set(_no_cuda_reason "torch ${MYKERNELS_TORCH_VERSION} is a CPU build of torch")
 else()
+  include(cmake/PipCudaToolkit.cmake)  # nvcc from NVIDIA's PyPI wheels, where none is on PATH
   include(CheckLanguage)
   check_language(CUDA)
   if(NOT CMAKE_CUDA_COMPILER)
-    set(_no_cuda_reason "no CUDA compiler was found (put nvcc on PATH or set CUDACXX)")
+    set(_no_cuda_reason "no CUDA compiler was found (put nvcc on PATH, set CUDACXX, or pip install \
+the CUDA toolkit's wheels: nvidia-cuda-nvcc nvidia-cuda-runtime nvidia-cuda-cccl)")
   endif()
 endif()
 if(_no_cuda_reason)
