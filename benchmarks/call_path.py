@@ -4,8 +4,9 @@
 
 Times per call, in 21 rounds of one batch of 1000 calls of each case with one synchronization
 each, the cases in reverse order every other round (`mykernels.bench.host_time_per_call`): the
-public functions; their fast path alone (mykernels._C); the operator called through torch.ops
-below the autograd layer (the path the public functions take when the fast path declines);
+public functions; their fast path alone (mykernels._C); the ops' Python functions (the public
+functions without the fast path: no binding for the interpreter, or MYKERNELS_FAST_PATH=0); the
+operator called through torch.ops below the autograd layer (the path the Python functions take);
 torch's own square, add and sigmoid; torch.empty_like (an allocation); and an empty lambda (the
 cost of the loop and the call). The medians over the rounds, then the ratios to torch's op: the
 median of the rounds' ratios, each round's batches having run close together, and its spread.
@@ -35,20 +36,28 @@ def main() -> None:
             return op(*tensors)
 
     ops = torch.ops.mykernels
+    python = {name: op.python_function for name, op in mykernels.ops.OPS.items()}
+    binding = mykernels._binding.module
     cases = {
         "mykernels.square": lambda: mykernels.square(x),
-        "mykernels._C.square (fast path)": lambda: mykernels._C.square(x),
+        "mykernels._C.square (fast path)": lambda: binding.square(x),
+        "square, no fast path": lambda: python["square"](x),
         "torch.ops.mykernels.square": lambda: operator(ops.square.default, x),
         "torch.square": lambda: torch.square(x),
         "mykernels.add": lambda: mykernels.add(x, y),
-        "mykernels._C.add (fast path)": lambda: mykernels._C.add(x, y, 1),
+        "mykernels._C.add (fast path)": lambda: binding.add(x, y, 1),
+        "add, no fast path": lambda: python["add"](x, y),
         "torch.ops.mykernels.add": lambda: operator(ops.add.default, x, y),
         "torch.add": lambda: torch.add(x, y),
         "mykernels.d_sigmoid": lambda: mykernels.d_sigmoid(x),
+        "d_sigmoid, no fast path": lambda: python["d_sigmoid"](x),
         "torch.sigmoid": lambda: torch.sigmoid(x),
         "torch.empty_like": lambda: torch.empty_like(x),
         "lambda: None": lambda: None,
     }
+    if binding is None:  # the public functions are the Python functions
+        cases = {name: case for name, case in cases.items() if "fast path)" not in name}
+    print("fast path:", mykernels.build_info()["fast_path"])
     device = "cuda" if args.device.startswith("cuda") else "cpu"
     samples = host_time_per_call(cases, device)
     print(f"host time per call, 1024 float32 elements on {x.device} (median of the rounds)")
@@ -58,10 +67,15 @@ def main() -> None:
     for ours, theirs in [
         ("mykernels.square", "torch.square"),
         ("mykernels._C.square (fast path)", "torch.square"),
+        ("square, no fast path", "torch.square"),
         ("mykernels.add", "torch.add"),
         ("mykernels._C.add (fast path)", "torch.add"),
+        ("add, no fast path", "torch.add"),
         ("mykernels.d_sigmoid", "torch.sigmoid"),
+        ("d_sigmoid, no fast path", "torch.sigmoid"),
     ]:
+        if ours not in samples:
+            continue
         ratio, spread = paired_ratio(samples[ours], samples[theirs])
         print(f"  {ours:34} / {theirs:14} {ratio:5.3f} ±{spread:.0%}")
 

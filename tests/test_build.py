@@ -178,6 +178,15 @@ print(sorted(m for m in set(sys.modules) - before if m.startswith(heavy)))
     assert run.stdout.strip() == "[]"
 
 
+def test_an_interpreter_without_a_binding_runs_without_the_fast_path(monkeypatch):
+    # A CPython the wheel was not built for (a later one): no binding is imported, and it says why.
+    monkeypatch.setitem(mykernels._binding.BUILD_INFO, "bindings", ["3.99"])
+    monkeypatch.delenv("MYKERNELS_FAST_PATH", raising=False)
+    module, status = mykernels._binding._load()
+    assert module is None
+    assert status == f"off: no binding for CPython {INTERPRETER} (built for: 3.99)"
+
+
 @requires_fast_path
 def test_with_the_fast_path_the_public_functions_are_the_bindings():
     assert mykernels.square.__self__ is mykernels._C

@@ -28,7 +28,7 @@ def run_package(tmp_path_factory) -> Path:
     if cmake is None:
         pytest.fail("cmake is not installed (pip install cmake)")
     configure = [cmake, "-S", str(DEPLOY), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release"]
-    configure += [f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}"]
+    configure += [f"-DTORCH_ROOT={Path(torch.__file__).parent}"]
     if shutil.which("ninja"):
         configure += ["-G", "Ninja"]
     for command in (configure, [cmake, "--build", str(build)]):

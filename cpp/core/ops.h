@@ -5,7 +5,7 @@
 //   kSchema     its torch schema. Tensor arguments come first, then float arguments, which are the
 //               struct's members (doubles) in the same order (the stable ABI has no Scalar); one
 //               Tensor result. The binding checks the schema against kName, kArity and the
-//               number of members (cpp/binding/signature.h); their order is yours to keep.
+//               number of members (cpp/operators/signature.h); their order is yours to keep.
 //   kArity      the number of tensor inputs; they broadcast against each other, like torch's
 //   kPromotion  how the result's dtype follows from the inputs' dtypes (Promotion below)
 //   operator()  the math, on the inputs in the compute type (float for float32, float16 and
@@ -13,9 +13,9 @@
 //               the engines do the loads, the conversions and the stores.
 // and one line in MYKERNELS_FOR_EACH_OP. Everything else is generated from this table: the
 // operators' schemas and their CPU and CUDA registrations, the eager fast path, every engine's
-// dtype dispatch and instantiations (cpp/binding, cpp/cpu, cuda/), and in Python the fake kernels
-// and the list of ops (python/mykernels/ops.py, which holds the public functions and the
-// autograd formulas). docs/adding-an-op.md walks through adding one.
+// dtype dispatch and instantiations (cpp/operators, cpp/binding, cpp/cpu, cuda/), and in Python the
+// fake kernels and the list of ops (python/mykernels/ops.py, which holds the public functions and
+// the autograd formulas). docs/adding-an-op.md walks through adding one.
 #pragma once
 
 #include <cmath>

@@ -34,6 +34,9 @@ class Op:
 
     name: str
     function: Callable[..., torch.Tensor]  # the public function, mykernels.<name>
+    # The op's Python function, which calls the operator: the public function where there is no
+    # binding, and where the binding's fast path declines.
+    python_function: Callable[..., torch.Tensor]
     torch_equivalent: Callable[..., torch.Tensor]  # torch's own, taking the same arguments
     arity: int  # the number of tensor arguments
     floats: tuple[str, ...]  # the names of the float arguments (keywords of the public function)
@@ -201,7 +204,9 @@ def _define(
         public = _binding.public(function, _builtin_doc(function))
         hooks.when_imported("torch._dynamo", functools.partial(_allow_in_graph, public))
         _inductor.mark_cacheable(public)  # a Python function, where there is no binding
-        OPS[name] = Op(name, public, torch_equivalent, len(schema.tensors), tuple(schema.defaults))
+        OPS[name] = Op(
+            name, public, function, torch_equivalent, len(schema.tensors), tuple(schema.defaults)
+        )
         __all__.append(name)
         return public
 
