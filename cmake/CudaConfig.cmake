@@ -29,8 +29,8 @@ else()
   include(CheckLanguage)
   check_language(CUDA)
   if(NOT CMAKE_CUDA_COMPILER)
-    set(_no_cuda_reason "no CUDA compiler was found (put nvcc on PATH, set CUDACXX, or pip install \
-the CUDA toolkit's wheels: nvidia-cuda-nvcc nvidia-cuda-runtime nvidia-cuda-cccl)")
+    set(_no_cuda_reason "no CUDA compiler was found (put nvcc on PATH, set CUDACXX, or install \
+the CUDA toolkit's PyPI wheels: pip install -r cmake/cuda-toolkit.txt)")
   endif()
 endif()
 if(_no_cuda_reason)

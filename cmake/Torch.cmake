@@ -72,7 +72,7 @@ target_compile_definitions(mykernels::torch INTERFACE
   TORCH_STABLE_ONLY TORCH_TARGET_VERSION=${_target}ULL)
 target_compile_features(mykernels::torch INTERFACE cxx_std_20)
 
-# The extension must share the process's C++ runtime. A compiler whose libstdc++ is only available
+# The op library and the binding must share the process's C++ runtime. A compiler whose libstdc++ is only available
 # as a static archive links a private copy into the module, and exceptions thrown by one copy and
 # caught by torch's crash. Stop here instead. The command the message names works in the same
 # build directory: a changed CXX replaces the cached compiler (CMakeLists.txt).
@@ -83,7 +83,7 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   if(NOT IS_ABSOLUTE "${_libstdcxx}")
     message(FATAL_ERROR
       "The C++ compiler ${CMAKE_CXX_COMPILER} has no shared libstdc++ (libstdc++.so), so it would "
-      "link libstdc++ statically into the extension, which then crashes inside torch. Use a "
+      "link libstdc++ statically into mykernels' libraries, which then crash inside torch. Use a "
       "compiler with a shared libstdc++, e.g. CXX=/usr/bin/g++ CUDAHOSTCXX=/usr/bin/g++ pip install ...")
   endif()
 endif()

@@ -82,6 +82,20 @@ def embedded_architectures(library: str | Path) -> tuple[set[str], set[str]]:
     return sass, ptx
 
 
+def defined_symbols(library: str | Path) -> list[str]:
+    """The names of the global and weak symbols the library defines and exports (.dynsym), as
+    ``nm -D --defined-only`` shows them (without versions)."""
+    data = Path(library).read_bytes()
+    symbols, strings = _section(data, ".dynsym"), _section(data, ".dynstr")
+    names = []
+    for offset in range(24, len(symbols) - 23, 24):  # entry 0 is the null symbol
+        name, info, other, shndx = struct.unpack_from("<IBBH", symbols, offset)
+        binding, visibility = info >> 4, other & 3
+        if shndx != 0 and name != 0 and binding in (1, 2) and visibility == 0:  # GLOBAL, WEAK
+            names.append(strings[name : strings.index(b"\0", name)].decode())
+    return names
+
+
 def undefined_symbols(library: str | Path) -> list[str]:
     """The names of the undefined entries of the dynamic symbol table (.dynsym)."""
     data = Path(library).read_bytes()

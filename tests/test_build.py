@@ -18,6 +18,7 @@ import torch
 import mykernels
 from elf import (
     abi_problems,
+    defined_symbols,
     embedded_architectures,
     needed_libraries,
     python_problems,
@@ -26,7 +27,8 @@ from elf import (
 from helpers import BUILT_WITH_CUDA, FAST_PATH, HAS_GPU, random, requires_fast_path
 
 LIBRARY = Path(mykernels.library_path())  # the op library, with both engines
-BINDINGS = sorted(Path(mykernels.__file__).parent.glob("_C.*.so"))  # one per CPython built for
+# One binding per CPython built for, in the package's directories (two in an editable install).
+BINDINGS = sorted(b for d in mykernels.__path__ for b in Path(d).glob("_C.*.so"))
 INTERPRETER = f"{sys.version_info[0]}.{sys.version_info[1]}" + (
     "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
 )
@@ -117,8 +119,19 @@ def test_op_library_needs_no_python():
         assert any(symbol.startswith("Py") for symbol in undefined_symbols(binding))
 
 
-def test_the_python_check_can_fail():
-    assert "undefined PyObject_Vectorcall" in python_problems(BINDINGS[0])
+@pytest.mark.parametrize("binding", BINDINGS, ids=lambda path: path.name)
+def test_the_python_check_can_fail(binding):
+    assert "undefined PyErr_Clear" in python_problems(binding)
+
+
+def test_op_library_exports_only_its_own():
+    # Its C function, the binding's C++ entry points (namespace mykernels) and the C++ runtime's
+    # shared inline objects; nothing of the CUDA runtime it links statically, nor of the engines.
+    exported = defined_symbols(LIBRARY)
+    assert "mykernels_library_info" in exported
+    c_functions = {s for s in exported if not s.startswith("_")}
+    assert c_functions == {"mykernels_library_info"}, c_functions
+    assert not [s for s in exported if s.startswith(("_ZN9mykernels3cpu", "_ZN9mykernels4cuda"))]
 
 
 def test_op_library_registers_the_operators_without_mykernels():
@@ -184,7 +197,7 @@ def test_an_interpreter_without_a_binding_runs_without_the_fast_path(monkeypatch
     monkeypatch.delenv("MYKERNELS_FAST_PATH", raising=False)
     module, status = mykernels._binding._load()
     assert module is None
-    assert status == f"off: no binding for CPython {INTERPRETER} (built for: 3.99)"
+    assert status == f"off: no binding for CPython {INTERPRETER} (built for CPython 3.99)"
 
 
 @requires_fast_path

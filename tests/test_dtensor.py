@@ -1,8 +1,9 @@
 """The ops on DTensors (torch.distributed.tensor) over two processes, gloo on the CPU and NCCL on
 two GPUs: for inputs sharded, replicated or partial, each op's result and gradients equal the op's
 on the full tensors, and its result has the placements torch gives the matching torch op. The
-strategies come from `import mykernels` alone (mykernels._dtensor); where torch lacks what that
-module needs, it registers nothing, says so once, and raises nothing."""
+strategies come from `import mykernels` alone (mykernels._dtensor, once the program imports
+DTensor); where torch lacks what that module needs, it registers nothing, says so once, and raises
+nothing."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ constexpr const char* kRebuild =
 #ifdef MYKERNELS_WITH_CUDA
 // torch's current CUDA stream of a device, through the stable C function
 // aoti_torch_get_current_cuda_stream. That function lives in libtorch_cuda, which a CPU-only torch
-// does not have, so it is looked up when first needed rather than linked: the extension loads
+// does not have, so it is looked up when first needed rather than linked: the op library loads
 // under every torch, and a CUDA tensor (which only a CUDA torch makes) finds it loaded.
 cudaStream_t current_stream(const char* op_name, std::int32_t device) {
   using GetStream = AOTITorchError (*)(std::int32_t, void**);

@@ -1,6 +1,6 @@
 // Stable C functions of torch that not every supported torch has, or that live in a library not
 // every torch has (libtorch_cuda under a CPU-only torch), looked up in the running process instead
-// of linked: the extension then loads under every torch from 2.10 on, and uses what it finds.
+// of linked: the op library then loads under every torch from 2.10 on, and uses what it finds.
 #pragma once
 
 #include "api.h"

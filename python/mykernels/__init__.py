@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import warnings
 
-import torch  # libtorch must be loaded before the extension that links it
+import torch  # libtorch must be loaded before the op library and the binding, which link it
 
 from ._build_config import BUILD_INFO as _BUILD_INFO
 
 
 def _check_torch_version() -> None:
-    # The extension uses torch's stable ABI as of torch_min: it runs with that torch and every
-    # later one, and cannot load under an older one.
+    # The op library and the binding use torch's stable ABI as of torch_min: they run with that
+    # torch and every later one, and cannot load under an older one.
     minimum = _BUILD_INFO["torch_min"]
     running = torch.__version__
 

@@ -12,12 +12,16 @@ import sys
 import sysconfig
 from collections.abc import Callable
 
+from . import _library  # noqa: F401  (loaded first: the binding NEEDs the op library)
 from ._build_config import BUILD_INFO
 
 
 def _interpreter() -> str:
+    """The running interpreter as the bindings are named: "3.12", "3.14t" for CPython; another
+    implementation by its name ("pypy 3.10"), which no binding serves."""
     free_threaded = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
-    return f"{sys.version_info[0]}.{sys.version_info[1]}{free_threaded}"
+    name = "" if sys.implementation.name == "cpython" else f"{sys.implementation.name} "
+    return f"{name}{sys.version_info[0]}.{sys.version_info[1]}{free_threaded}"
 
 
 def _load() -> tuple[object | None, str]:
@@ -26,9 +30,11 @@ def _load() -> tuple[object | None, str]:
         return None, "off: MYKERNELS_FAST_PATH=0"
     if _interpreter() not in BUILD_INFO["bindings"]:
         built = ", ".join(BUILD_INFO["bindings"]) or "none"
-        return None, f"off: no binding for CPython {_interpreter()} (built for: {built})"
-    # The op library is loaded (mykernels._library): the binding NEEDs it and finds it loaded. A
-    # binding that is there but fails to load is a broken install, and raises.
+        running = _interpreter()
+        running = running if " " in running else f"CPython {running}"
+        return None, f"off: no binding for {running} (built for CPython {built})"
+    # The op library is loaded (above): the binding NEEDs it and finds it loaded. A binding that
+    # is there but fails to load is a broken install, and raises.
     from . import _C
 
     return _C, _C.fast_path

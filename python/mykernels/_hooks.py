@@ -6,19 +6,22 @@ shards pays nothing for them (importing dynamo alone takes over a second)."""
 from __future__ import annotations
 
 import importlib.abc
+import logging
 import sys
 import threading
 from collections.abc import Callable
 
 # Held while hooks go in and come out: the import of a module and `when_imported` may run in two
-# threads.
+# threads. (A hook that goes in after another thread's import found the module but before it put
+# the module into sys.modules would wait for a later import: the window is that of one find_spec.)
 _lock = threading.RLock()
+_log = logging.getLogger("mykernels")
 
 
 def when_imported(name: str, then: Callable[[], None]) -> None:
     """Runs `then` now where the module `name` is imported, and otherwise just after its import
-    (after its own code has run). `then` must not raise, and may run twice (where another thread
-    imports the module while the hook goes in)."""
+    (after its own code has run). `then` may run twice (where another thread imports the module
+    while the hook goes in). An error it raises is logged, not raised into the program's import."""
     with _lock:
         if name not in sys.modules:
             hook = next(
@@ -30,7 +33,14 @@ def when_imported(name: str, then: Callable[[], None]) -> None:
                 hook.then.append(then)
             if name not in sys.modules:
                 return
-    then()  # imported before, or while, the hook went in
+    _run(then)  # imported before, or while, the hook went in
+
+
+def _run(then: Callable[[], None]) -> None:
+    try:
+        then()
+    except Exception:
+        _log.warning("mykernels: a registration after an import failed", exc_info=True)
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -61,7 +71,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
                 sys.meta_path.remove(self)
             then = list(self.then)
         for function in then:
-            function()
+            _run(function)
 
 
 class _ThenLoader(importlib.abc.Loader):
