@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -265,6 +266,13 @@ def test_python_m_mykernels():
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert '"version": "' in run.stdout
+    # The environment: the torch that runs (under .ci/wheel, another than the build's) and the one
+    # the build was compiled against, both named; the Python, the call path.
+    info = mykernels.build_info()
+    assert f'"torch": "{torch.__version__} (CUDA ' in run.stdout
+    assert f"built against torch {info['torch']}" in run.stdout
+    assert f"{platform.python_version()} (" in run.stdout
+    assert ('"call path": "eager fast path' in run.stdout) == FAST_PATH
     last = run.stdout.rstrip().splitlines()[-1]
     assert last.startswith("self-check passed on cpu"), last
     # Where CUDA was not checked, the output says so and why.
@@ -279,3 +287,13 @@ def test_python_m_mykernels():
         {f"cuda:{i}" for i in range(torch.cuda.device_count())} if cuda_checked else set()
     )
     assert {(d, op) for d in devices for op in mykernels.ops.OPS} == {tuple(c) for c in checked}
+
+
+def test_python_m_mykernels_says_what_code_each_gpu_gets():
+    from mykernels.__main__ import _gpu_code
+
+    info = {"cuda_architectures": ["sm_80", "sm_90a"], "cuda_ptx": ["compute_90"]}
+    assert _gpu_code(9, 0, info) == "sm_90 machine code"
+    assert _gpu_code(8, 0, info) == "sm_80 machine code"
+    assert _gpu_code(12, 0, info).startswith("no sm_120 machine code; PTX compute_90")
+    assert _gpu_code(8, 6, info).startswith("NONE: no code for sm_86")

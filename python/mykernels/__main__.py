@@ -1,9 +1,17 @@
-"""``python -m mykernels``: print the build information and check every op on every device."""
+"""``python -m mykernels``: what a bug report needs. The environment this copy of mykernels runs in
+(Python, torch and its CUDA, the OS and glibc, the CPU and the CPU kernels' instruction set, each
+GPU with its architecture, the driver and whether the build has code for it, the call path), what
+it was built with, and a check of every op on every device against torch."""
 
 from __future__ import annotations
 
 import json
+import os
+import platform
+import re
+import subprocess
 import sys
+import sysconfig
 
 import torch
 
@@ -30,6 +38,83 @@ def _devices() -> tuple[list[torch.device], str | None]:
     return cpu + [torch.device("cuda", i) for i in range(torch.cuda.device_count())], None
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith(("model name", "Model")):  # x86; some Arm kernels
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _driver() -> str:
+    """The NVIDIA driver's version, where the machine says."""
+    try:
+        with open("/proc/driver/nvidia/version") as version:
+            found = re.search(r"Kernel Module(?: for \S+)?\s+(\d+[.\d]*)", version.read())
+            if found:
+                return found.group(1)
+    except OSError:
+        pass
+    try:
+        run = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return run.stdout.splitlines()[0].strip()
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "unknown"
+
+
+def _gpu_code(major: int, minor: int, info: dict[str, object]) -> str:
+    """What the build has for a GPU of compute capability major.minor."""
+    sm = f"sm_{major}{minor}"
+    if any(re.sub(r"[af]$", "", arch) == sm for arch in info["cuda_architectures"]):
+        return f"{sm} machine code"
+    ptx = [p for p in info["cuda_ptx"] if int(re.sub(r"\D", "", p)) <= major * 10 + minor]
+    if ptx:
+        return f"no {sm} machine code; PTX {ptx[-1]}, compiled by the driver at first use"
+    built = ", ".join(info["cuda_architectures"] + info["cuda_ptx"]) or "none"
+    return f"NONE: no code for {sm} (built for {built}); rebuild with MYKERNELS_CUDA_ARCHITECTURES"
+
+
+def environment() -> dict[str, object]:
+    """The running environment, as a bug report needs it."""
+    info = mykernels.build_info()
+    gil = "free-threaded" if sysconfig.get_config_var("Py_GIL_DISABLED") else "with the GIL"
+    env: dict[str, object] = {
+        "python": f"{platform.python_implementation()} {platform.python_version()} ({gil}), "
+        f"{sys.executable}",
+        "torch": f"{torch.__version__} (CUDA {torch.version.cuda or 'none: a CPU-only build'}), "
+        f"{os.path.dirname(torch.__file__)}",
+        "mykernels": f"{mykernels.__version__}, built against torch {info['torch']} (runs with "
+        f"torch >= {info['torch_min']}), {os.path.dirname(mykernels.__file__)}",
+        "os": f"{platform.system()} {platform.release()}, "
+        f"{' '.join(platform.libc_ver()) or 'libc unknown'}",
+        "cpu": f"{_cpu_name()} ({platform.machine()}), mykernels CPU kernels: "
+        f"{mykernels._library.CPU_CAPABILITY}",
+        "call path": "eager fast path (" + info["fast_path"] + ")"
+        if info["fast_path"].startswith("dlpack")
+        else f"operators only: the fast path is {info['fast_path']}",
+    }
+    if torch.cuda.is_available():
+        gpus = []
+        for i in range(torch.cuda.device_count()):
+            major, minor = torch.cuda.get_device_capability(i)
+            code = _gpu_code(major, minor, info) if info["cuda"] else "none: a CPU-only build"
+            gpus.append(f"cuda:{i} {torch.cuda.get_device_name(i)}, sm_{major}{minor}: {code}")
+        env["gpus"] = gpus
+        env["nvidia driver"] = _driver()
+    else:
+        env["gpus"] = "none visible to torch"
+    return env
+
+
 def _describe(device: torch.device) -> str:
     if device.type != "cuda":
         return f"CPU, {mykernels._library.CPU_CAPABILITY} kernels"
@@ -50,7 +135,8 @@ def _references(device: torch.device) -> list[tuple[str, torch.Tensor, torch.Ten
 
 
 def main() -> int:
-    print(json.dumps(mykernels.build_info(), indent=2))
+    print("environment:", json.dumps(environment(), indent=2))
+    print("build:", json.dumps(mykernels.build_info(), indent=2))
     failures = 0
     devices, cuda_unchecked = _devices()
     for device in devices:
