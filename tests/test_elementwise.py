@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
@@ -130,3 +132,17 @@ def test_output_strides_are_empty_likes(device):
         assert mykernels.square(x).stride() == expected
         assert mykernels.d_sigmoid(x).stride() == expected
         assert mykernels.add(x, x).stride() == expected
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_torch_argument_names(op):
+    # torch's names: input, other, keyword alpha; by keyword and by position alike.
+    inputs = op.inputs((5, 7))
+    names = ["input", "other"][: op.arity]
+    by_position = op.fn(*inputs)
+    by_keyword = getattr(mykernels, op.name)(**dict(zip(names, inputs, strict=True)), **op.kwargs)
+    torch.testing.assert_close(by_keyword, by_position, rtol=0, atol=0)
+    assert list(inspect.signature(getattr(mykernels, op.name)).parameters) == [
+        *names,
+        *op.kwargs,
+    ]

@@ -62,20 +62,20 @@ CASES = [
         "none",
         "square",
         lambda d: (None,),
-        (TypeError, r"mykernels\.square: expected a torch\.Tensor for x, got NoneType"),
+        (TypeError, r"mykernels\.square: expected a torch\.Tensor for input, got NoneType"),
     ),
     Case(
         "list",
         "d_sigmoid",
         lambda d: ([0.5, 1.0],),
-        (TypeError, r"expected a torch\.Tensor for z, got list"),
+        (TypeError, r"expected a torch\.Tensor for input, got list"),
     ),
     Case("python float", "square", lambda d: (2.0,), (TypeError, r"got float")),
     Case(
         "python int as b",
         "add",
         lambda d: (random(3, device=d), 2),
-        (TypeError, r"mykernels\.add: expected a torch\.Tensor for b, got int"),
+        (TypeError, r"mykernels\.add: expected a torch\.Tensor for other, got int"),
     ),
     Case("string", "d_sigmoid", lambda d: ("x",), (TypeError, r"got str")),
     Case("numpy array", "square", lambda d: (np.ones(3),), (TypeError, r"got ndarray")),
@@ -149,7 +149,7 @@ CASES = [
         lambda d: (random((3, 3), device=d).to_sparse(),),
         (
             RuntimeError,
-            r"mykernels\.square: expected a dense \(strided\) tensor for x, got torch\.sparse_coo",
+            r"mykernels\.square: expected a dense \(strided\) tensor for input, got torch\.sparse_coo",
         ),
     ),
     Case(
@@ -162,7 +162,7 @@ CASES = [
         "sparse b",
         "add",
         lambda d: (random((3, 3), device=d), random((3, 3), device=d).to_sparse()),
-        (RuntimeError, r"mykernels\.add: expected a dense \(strided\) tensor for b"),
+        (RuntimeError, r"mykernels\.add: expected a dense \(strided\) tensor for other"),
     ),
     Case(
         "quantized",
@@ -170,7 +170,7 @@ CASES = [
         lambda d: (_quiet(lambda: torch.quantize_per_tensor(random(4), 0.1, 0, torch.quint8)),),
         (
             RuntimeError,
-            r"mykernels\.square: expected a floating-point tensor for x, got a quantized torch\.quint8",
+            r"mykernels\.square: expected a floating-point tensor for input, got a quantized torch\.quint8",
         ),
     ),
     # Strides.
@@ -212,7 +212,7 @@ CASES = [
         lambda d: (random((2, 3), device=d), random((4,), device=d)),
         (
             RuntimeError,
-            r"mykernels\.add: a of shape \[2, 3\] and b of shape \[4\] do not broadcast",
+            r"mykernels\.add: input of shape \[2, 3\] and other of shape \[4\] do not broadcast",
         ),
     ),
     # Values.

@@ -40,7 +40,7 @@ enum class Promotion : std::int8_t {
 // square(x) = x * x
 struct Square {
   static constexpr const char* kName = "square";
-  static constexpr const char* kSchema = "square(Tensor x) -> Tensor";
+  static constexpr const char* kSchema = "square(Tensor input) -> Tensor";
   static constexpr int kArity = 1;
   static constexpr Promotion kPromotion = Promotion::kCommon;
 
@@ -53,7 +53,8 @@ struct Square {
 // add(a, b, alpha) = a + alpha * b
 struct Add {
   static constexpr const char* kName = "add";
-  static constexpr const char* kSchema = "add(Tensor a, Tensor b, *, float alpha=1) -> Tensor";
+  static constexpr const char* kSchema =
+      "add(Tensor input, Tensor other, *, float alpha=1) -> Tensor";
   static constexpr int kArity = 2;
   static constexpr Promotion kPromotion = Promotion::kCommon;
   double alpha;
@@ -69,7 +70,7 @@ struct Add {
 // every z (0 at +-inf), exactly 0.25 at z = 0, and NaN for NaN.
 struct DSigmoid {
   static constexpr const char* kName = "d_sigmoid";
-  static constexpr const char* kSchema = "d_sigmoid(Tensor z) -> Tensor";
+  static constexpr const char* kSchema = "d_sigmoid(Tensor input) -> Tensor";
   static constexpr int kArity = 1;
   static constexpr Promotion kPromotion = Promotion::kIntegerToFloat;
 

@@ -89,4 +89,5 @@ def build_info() -> dict[str, object]:
     return info
 
 
-__all__ = ["__version__", "build_info", "library_path", *ops.__all__]
+__all__ = ["__version__", "build_info", "library_path"]
+__all__ += ops.__all__  # the public functions, one per op (a form type checkers follow)

@@ -18,6 +18,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import torch
 
@@ -43,7 +44,11 @@ class Op:
 
 
 OPS: dict[str, Op] = {}
-__all__: list[str] = []
+# The public functions, one per op of the table (checked at the end of this module): a static list,
+# which type checkers read.
+__all__ = ["add", "d_sigmoid", "square"]
+# A public function has its Python function's signature (_define).
+_F = TypeVar("_F", bound=Callable[..., torch.Tensor])
 
 
 # The call path. The function defined here for each op is its Python function: it calls the
@@ -160,12 +165,12 @@ def _define(
     jvp: Callable[..., torch.Tensor],
     decomposition: Callable[..., torch.Tensor],
     sharding_like: torch._ops.OpOverload,
-) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+) -> Callable[[_F], _F]:
     """Makes the decorated function the Python function of the op of its name, and returns the
     op's public function (the fast path, then that function: the call path above); registers the
     op's derivatives (its autograd kernel, `_autograd_kernel`), its batching rule for vmap, its
     decomposition for Inductor (_inductor.py) and its sharding strategy for DTensor (that of the
-    aten operator `sharding_like`: _dtensor.py), and lists it in OPS and __all__.
+    aten operator `sharding_like`: _dtensor.py), and lists it in OPS.
 
     setup_context, backward: as for torch.library.register_autograd (the float arguments come as
     keyword_only_inputs); setup_context saves what backward needs (ctx.save_for_backward) and
@@ -173,7 +178,7 @@ def _define(
     the tangents of the tensor arguments (None for one that has none).
     """
 
-    def define(function: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def define(function: _F) -> _F:
         name = function.__name__
         if name not in _library.OPS:
             raise ImportError(
@@ -207,8 +212,7 @@ def _define(
         OPS[name] = Op(
             name, public, function, torch_equivalent, len(schema.tensors), tuple(schema.defaults)
         )
-        __all__.append(name)
-        return public
+        return cast(_F, public)
 
     return define
 
@@ -409,21 +413,21 @@ def _square_decomposition(x: torch.Tensor) -> torch.Tensor:
     decomposition=_square_decomposition,
     sharding_like=torch.ops.aten.square.default,
 )
-def square(x: torch.Tensor) -> torch.Tensor:
-    """Return ``x * x`` elementwise, like :func:`torch.square`.
+def square(input: torch.Tensor) -> torch.Tensor:
+    """Return ``input * input`` elementwise, like :func:`torch.square`.
 
     Args:
-        x: a float32, float64, float16 or bfloat16 tensor on the CPU or a CUDA device, of any shape
-            and strides.
+        input: a float32, float64, float16 or bfloat16 tensor on the CPU or a CUDA device, of any
+            shape and strides.
 
     Returns:
-        A new tensor of x's shape, dtype and device (float16 and bfloat16 are computed in float32
-        and rounded once).
+        A new tensor of input's shape, dtype and device (float16 and bfloat16 are computed in
+        float32 and rounded once).
 
     Raises:
-        RuntimeError: x has another dtype, or is on a device mykernels has no kernel for.
+        RuntimeError: input has another dtype, or is on a device mykernels has no kernel for.
     """
-    return _call("square", x)
+    return _call("square", input)
 
 
 # add ---------------------------------------------------------------------------------------------
@@ -476,27 +480,27 @@ def _add_decomposition(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) ->
     decomposition=_add_decomposition,
     sharding_like=torch.ops.aten.add.Tensor,
 )
-def add(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
-    """Return ``a + alpha * b`` elementwise, like :func:`torch.add`.
+def add(input: torch.Tensor, other: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
+    """Return ``input + alpha * other`` elementwise, like :func:`torch.add`.
 
-    a and b broadcast against each other, and the result has their promoted dtype
+    input and other broadcast against each other, and the result has their promoted dtype
     (:func:`torch.result_type`), which must be float32, float64, float16 or bfloat16. Both inputs
     are converted to that dtype before the sum, as torch does for GPU tensors (for a 0-dim CPU
     operand wider than the result, torch keeps its full precision instead).
 
     Args:
-        a, b: tensors on the same device (the CPU or one CUDA device).
-        alpha: a real multiplier of b.
+        input, other: tensors on the same device (the CPU or one CUDA device).
+        alpha: a real multiplier of other.
 
     Returns:
-        A new tensor of the broadcast shape. It has a's strides when a already has that shape and
-        is dense, and is contiguous otherwise.
+        A new tensor of the broadcast shape. It has input's strides when input already has that
+        shape and is dense, and is contiguous otherwise.
 
     Raises:
         RuntimeError: the shapes do not broadcast, the tensors are on different devices, the
             promoted dtype is not supported, or alpha is a bool or complex.
     """
-    return _call("add", a, b, alpha=alpha)
+    return _call("add", input, other, alpha=alpha)
 
 
 # d_sigmoid ---------------------------------------------------------------------------------------
@@ -553,23 +557,24 @@ def _d_sigmoid_decomposition(z: torch.Tensor) -> torch.Tensor:
     # not, and takes the strategy of a function that no Partial placement passes through.
     sharding_like=torch.ops.aten.cos.default,
 )
-def d_sigmoid(z: torch.Tensor) -> torch.Tensor:
-    """Return the derivative of the sigmoid, ``s * (1 - s)`` with ``s = sigmoid(z)``, elementwise.
+def d_sigmoid(input: torch.Tensor) -> torch.Tensor:
+    """Return the derivative of the sigmoid, ``s * (1 - s)`` with ``s = sigmoid(input)``,
+    elementwise.
 
-    Computed as ``t / (1 + t)**2`` with ``t = exp(-|z|)``: in [0, 0.25] for every z (0 at
-    +-inf), exactly 0.25 at 0, NaN for NaN.
+    Computed as ``t / (1 + t)**2`` with ``t = exp(-|input|)``: in [0, 0.25] for every input (0
+    at +-inf), exactly 0.25 at 0, NaN for NaN.
 
     Args:
-        z: a float32, float64, float16 or bfloat16 tensor, or an integer or bool tensor, which is
-            promoted to the default float dtype like :func:`torch.sigmoid` does.
+        input: a float32, float64, float16 or bfloat16 tensor, or an integer or bool tensor,
+            which is promoted to the default float dtype like :func:`torch.sigmoid` does.
 
     Returns:
-        A new tensor of z's shape and device.
+        A new tensor of input's shape and device.
 
     Raises:
-        RuntimeError: z is complex, or on a device mykernels has no kernel for.
+        RuntimeError: input is complex, or on a device mykernels has no kernel for.
     """
-    return _call("d_sigmoid", z)
+    return _call("d_sigmoid", input)
 
 
 # Fake kernels, one per op of the table: the same checks and output metadata as the C++ operators
@@ -637,3 +642,5 @@ for _name, _promotion in _library.OPS.items():
             "function for it (docs/adding-an-op.md)"
         )
     torch.library.register_fake(f"mykernels::{_name}")(_fake_kernel(_name, _promotion))
+if sorted(__all__) != sorted(OPS):
+    raise ImportError(f"mykernels.ops.__all__ must list the public functions {sorted(OPS)}")
