@@ -44,9 +44,11 @@ def main() -> None:
         )
         rounds.append(json.loads(run.stdout.strip().splitlines()[-1]))
         r = rounds[-1]
+        heavy = r["compiler_modules"]
+        brought = f"{len(heavy)} ({', '.join(heavy[:2])}, ...)" if heavy else "none"
         print(
             f"round {i + 1:2}: import torch {r['torch']:.3f} s, then import mykernels "
-            f"{r['mykernels']:.3f} s; compiler modules imported: {r['compiler_modules'] or 'none'}"
+            f"{r['mykernels']:.3f} s; modules of the compiler and DTensor it imported: {brought}"
         )
     print(
         f"median of {args.rounds}: import torch {statistics.median(r['torch'] for r in rounds):.3f}"
