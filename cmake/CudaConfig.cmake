@@ -46,7 +46,7 @@ enable_language(CUDA)
 find_package(CUDAToolkit REQUIRED)
 # The kernels link the CUDA runtime statically and take torch's current stream through the stable
 # ABI, so the toolkit need not be torch's: a build with CUDA 13 serves torch's CUDA 12 builds too,
-# on a driver that supports CUDA 13 (README, "Supported versions").
+# on a driver that supports CUDA 13 (README, "Support").
 set(MYKERNELS_WITH_CUDA ON)
 
 # The architectures, in this order of precedence: MYKERNELS_CUDA_ARCHITECTURES (CMake syntax:
