@@ -27,9 +27,9 @@
 namespace mykernels::cuda {
 namespace detail {
 
-// Measured on an H200 (BENCHMARKS.md, "Tuning the flat kernel"): 128 threads with 2 vectors a
-// thread reach cudaMemcpy's bandwidth for every op and dtype at 2^26 and 2^28 elements; 4 vectors
-// a thread lose 4-5%, and 1 vector loses 8% where the arithmetic is long (d_sigmoid in bfloat16).
+// The shape of large flat calls: 128 threads with 2 vectors a thread, the one that reaches
+// cudaMemcpy's bandwidth for every op and dtype in the sweep of BENCHMARKS.md ("Tuning the flat
+// kernel", benchmarks/flat_kernel_sweep.cu).
 constexpr int kThreads = 128;
 constexpr int kUnroll = 2;                  // vectors a thread for large flat calls
 constexpr std::int64_t kLargeTiles = 1024;  // calls of at least this many full tiles are large

@@ -239,7 +239,7 @@ PyObject* fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
 }
 
 // The public function of `Op`, mykernels.<name>: a C function, so that a call the fast path takes
-// runs no Python frame (70-160 ns). It takes the tensors positionally and the float arguments by
+// runs no Python frame. It takes the tensors positionally and the float arguments by
 // keyword, as the op's Python function (ops.py) does; any other call, and every call the fast
 // path declines, goes to that function with the same arguments: it calls the operator, and it
 // raises Python's own error for arguments that do not fit its signature.

@@ -16,9 +16,8 @@ namespace detail {
 // alone): there the GPU's special-function unit computes 2^(x log2 e) (ex2.approx, within 2 ulp of
 // float32; with the rounding of its argument, under 3e-6 relative wherever the result is large
 // enough to show in the dtype), far below their rounding (2^-8 and 2^-11 relative). It is two or
-// three instructions where expf's range reduction is eight, and took d_sigmoid float16 at 2^20
-// elements on an H100 from 3-4% slower than Triton's kernel to as fast
-// (benchmarks/results/h100-exp2-abc.txt). The unit flushes results below 2^-126 to zero, which
+// three instructions where expf's range reduction is eight, which keeps d_sigmoid's 16-bit kernels
+// as fast as Triton's (BENCHMARKS.md). The unit flushes results below 2^-126 to zero, which
 // bfloat16 keeps as subnormals: so by default the exponent is shifted by 64, one fused
 // multiply-add, and the result scaled back by 2^-64 (exact, but for a subnormal result, rounded
 // once). float16, whose smallest subnormal is 2^-24, loses nothing to the flush: its objects also
@@ -77,7 +76,7 @@ MYKERNELS_HOST_DEVICE inline double exp_nonpositive(double x) {
 
 // a / b for b in [1, 4]. On the GPU, for float, a reciprocal and a multiply (within 2 ulp) rather
 // than the IEEE division, which is several times the instructions: d_sigmoid in 16-bit dtypes is
-// limited by its arithmetic on an H200, not by memory (BENCHMARKS.md). Elsewhere the division.
+// limited by its arithmetic on the GPU, not by memory (BENCHMARKS.md). Elsewhere the division.
 MYKERNELS_HOST_DEVICE inline float quotient(float a, float b) {
 #if defined(__CUDA_ARCH__)
   return __fdividef(a, b);

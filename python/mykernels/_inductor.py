@@ -10,11 +10,9 @@ partitioner sees torch operations, which it may recompute in the backward instea
 
 An operator with nothing to fuse with keeps its own kernel: one whose tensor inputs are all inputs
 of the graph and whose result goes only to the graph's output. Decomposed, it would be one
-generated kernel doing the same work. Where a kernel takes a few microseconds (2^20 elements on an
-H100), mykernels' kernel is within 1-3% of Inductor's with its pointwise autotuning off, while with
-torch's default, which picks a block size by a timing of its own that varies from compile to
-compile, Inductor's took up to 20% longer (BENCHMARKS.md); at 2^26 they are equal. Its own kernel
-also keeps mykernels' exact results for the op.
+generated kernel doing the same work, at the same speed (BENCHMARKS.md has the comparison, and
+how Inductor's autotuning varies it from compile to compile); its own kernel also keeps
+mykernels' exact results for the op.
 
 The substitution is a pattern of Inductor's joint-graph pattern matcher, whose check decides per
 call (so it runs only where ``torch._inductor.config.pattern_matcher`` and
