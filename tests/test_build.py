@@ -293,7 +293,12 @@ def test_python_m_mykernels_says_what_code_each_gpu_gets():
     from mykernels.__main__ import _gpu_code
 
     info = {"cuda_architectures": ["sm_80", "sm_90a"], "cuda_ptx": ["compute_90"]}
-    assert _gpu_code(9, 0, info) == "sm_90 machine code"
-    assert _gpu_code(8, 0, info) == "sm_80 machine code"
+    assert _gpu_code(8, 0, info) == "machine code sm_80"
+    assert _gpu_code(8, 6, info) == "machine code sm_80 (for sm_86)"  # same major, lower minor
+    assert _gpu_code(9, 0, info) == "machine code sm_90a (for sm_90)"
     assert _gpu_code(12, 0, info).startswith("no sm_120 machine code; PTX compute_90")
-    assert _gpu_code(8, 6, info).startswith("NONE: no code for sm_86")
+    assert _gpu_code(7, 5, info).startswith("NONE: no code for sm_75")
+    # sm_90a runs on 9.0 alone; PTX of an architecture-specific target runs nowhere else.
+    assert _gpu_code(
+        9, 5, {"cuda_architectures": ["sm_90a"], "cuda_ptx": ["compute_90a"]}
+    ).startswith("NONE")

@@ -37,7 +37,7 @@ enum class Promotion : std::int8_t {
   kIntegerToFloat,
 };
 
-// square(x) = x * x
+// square(input) = input * input
 struct Square {
   static constexpr const char* kName = "square";
   static constexpr const char* kSchema = "square(Tensor input) -> Tensor";
@@ -50,7 +50,7 @@ struct Square {
   }
 };
 
-// add(a, b, alpha) = a + alpha * b
+// add(input, other, alpha) = input + alpha * other
 struct Add {
   static constexpr const char* kName = "add";
   static constexpr const char* kSchema =
@@ -65,7 +65,8 @@ struct Add {
   }
 };
 
-// d_sigmoid(z) = s * (1 - s) with s = sigmoid(z), written as t / (1 + t)^2 with t = exp(-|z|).
+// d_sigmoid(input) = s * (1 - s) with s = sigmoid(input), written as t / (1 + t)^2 with
+// t = exp(-|input|).
 // t lies in [0, 1], so nothing overflows or cancels: the result is finite and in [0, 0.25] for
 // every z (0 at +-inf), exactly 0.25 at z = 0, and NaN for NaN.
 struct DSigmoid {

@@ -90,4 +90,7 @@ def build_info() -> dict[str, object]:
 
 
 __all__ = ["__version__", "build_info", "library_path"]
-__all__ += ops.__all__  # the public functions, one per op (a form type checkers follow)
+# The public functions, one per op: ops.__all__ is a literal list, and this is the form of
+# extending __all__ that pyright reads statically (mypy sees the functions' signatures through
+# `from .ops import *`; a star import of mykernels gives it only the names above).
+__all__ += ops.__all__

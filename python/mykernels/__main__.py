@@ -72,11 +72,26 @@ def _driver() -> str:
 
 
 def _gpu_code(major: int, minor: int, info: dict[str, object]) -> str:
-    """What the build has for a GPU of compute capability major.minor."""
-    sm = f"sm_{major}{minor}"
-    if any(re.sub(r"[af]$", "", arch) == sm for arch in info["cuda_architectures"]):
-        return f"{sm} machine code"
-    ptx = [p for p in info["cuda_ptx"] if int(re.sub(r"\D", "", p)) <= major * 10 + minor]
+    """What the build has for a GPU of compute capability major.minor. Machine code for sm_XY runs
+    on the GPUs of major X and minor Y or higher; sm_XYa only on X.Y; sm_XYf on X.Y and higher of
+    that family. PTX for compute_XY is compiled by the driver for any GPU of X.Y or higher."""
+    device = major * 10 + minor
+
+    def parsed(arch: str) -> tuple[int, str]:
+        found = re.fullmatch(r"(?:sm|compute)_(\d+)([af]?)", arch)
+        return (int(found.group(1)), found.group(2)) if found else (-1, "")
+
+    def runs(arch: str) -> bool:
+        number, suffix = parsed(arch)
+        if number < 0 or number // 10 != major:
+            return False
+        return number == device if suffix == "a" else number <= device
+
+    sm = f"sm_{device}"
+    machine = [arch for arch in info["cuda_architectures"] if runs(arch)]
+    if machine:
+        return f"machine code {machine[-1]}" + (f" (for {sm})" if machine[-1] != sm else "")
+    ptx = [p for p in info["cuda_ptx"] if 0 <= parsed(p)[0] <= device and parsed(p)[1] != "a"]
     if ptx:
         return f"no {sm} machine code; PTX {ptx[-1]}, compiled by the driver at first use"
     built = ", ".join(info["cuda_architectures"] + info["cuda_ptx"]) or "none"

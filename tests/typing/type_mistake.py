@@ -1,5 +1,6 @@
-"""A script with a type mistake that type checkers must report: a result assigned to an int.
-(.ci/run runs mypy on it and expects exactly this error.)"""
+"""A script with type mistakes that type checkers must report, one per public function: a result
+assigned to an int, an argument name that is not the function's. (.ci/run runs mypy on it and
+expects exactly these errors.)"""
 
 from __future__ import annotations
 
@@ -7,4 +8,8 @@ import torch
 
 import mykernels
 
-n: int = mykernels.square(torch.randn(8))
+x = torch.randn(8)
+n: int = mykernels.square(x)
+m: int = mykernels.d_sigmoid(x)
+k: int = mykernels.add(x, x, alpha=2.0)
+mykernels.add(a=x, b=x)
