@@ -52,7 +52,7 @@ def test_aoti_package_runs_from_cpp(run_package, device, tmp_path):
         code = b"".join(
             package.read(name) for name in package.namelist() if name.endswith((".cpp", ".json"))
         )
-    for op in mykernels.ops.OPS:
+    for op in ("square", "add", "d_sigmoid"):  # the program's (export_package.py)
         assert f"mykernels::{op}".encode() in code or f"mykernels.{op}".encode() in code, op
 
     command = [run_package, mykernels.library_path(), tmp_path / "model.pt2", device, tmp_path]
