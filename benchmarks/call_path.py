@@ -7,7 +7,8 @@ each, the cases in reverse order every other round (`mykernels.bench.host_time_p
 public functions; their fast path alone (mykernels._C); the ops' Python functions (the public
 functions without the fast path: no binding for the interpreter, or MYKERNELS_FAST_PATH=0); the
 operator called through torch.ops below the autograd layer (the path the Python functions take);
-torch's own square, add and sigmoid; torch.empty_like (an allocation); and an empty lambda (the
+torch's own square, add and sigmoid; add's out= and in-place forms next to torch's (writing into a
+given tensor, with nothing to allocate); torch.empty_like (an allocation); and an empty lambda (the
 cost of the loop and the call). The medians over the rounds, then the ratios to torch's op: the
 median of the rounds' ratios, each round's batches having run close together, and its spread.
 """
@@ -29,6 +30,10 @@ def main() -> None:
     args = parser.parse_args()
     x = torch.randn(1024, device=args.device)
     y = torch.randn(1024, device=args.device)
+    out = torch.empty_like(x)
+    # Written in place by add_ at every call: its values grow by y's at each (no overflow in the
+    # calls timed).
+    w = torch.randn(1024, device=args.device)
     below_autograd = torch._C._AutoDispatchBelowAutograd
 
     def operator(op, *tensors):
@@ -37,6 +42,7 @@ def main() -> None:
 
     ops = torch.ops.mykernels
     python = {name: op.python_function for name, op in mykernels.ops.OPS.items()}
+    in_place = {name: op.in_place_python_function for name, op in mykernels.ops.OPS.items()}
     binding = mykernels._binding.module
     cases = {
         "mykernels.square": lambda: mykernels.square(x),
@@ -49,6 +55,12 @@ def main() -> None:
         "add, no fast path": lambda: python["add"](x, y),
         "torch.ops.mykernels.add": lambda: operator(ops.add.default, x, y),
         "torch.add": lambda: torch.add(x, y),
+        "mykernels.add(out=)": lambda: mykernels.add(x, y, out=out),
+        "add(out=), no fast path": lambda: python["add"](x, y, out=out),
+        "torch.add(out=)": lambda: torch.add(x, y, out=out),
+        "mykernels.add_": lambda: mykernels.add_(w, y),
+        "add_, no fast path": lambda: in_place["add"](w, y),
+        "torch.Tensor.add_": lambda: w.add_(y),
         "mykernels.d_sigmoid": lambda: mykernels.d_sigmoid(x),
         "d_sigmoid, no fast path": lambda: python["d_sigmoid"](x),
         "torch.sigmoid": lambda: torch.sigmoid(x),
@@ -71,6 +83,12 @@ def main() -> None:
         ("mykernels.add", "torch.add"),
         ("mykernels._C.add (fast path)", "torch.add"),
         ("add, no fast path", "torch.add"),
+        ("mykernels.add(out=)", "torch.add"),
+        ("torch.add(out=)", "torch.add"),
+        ("mykernels.add(out=)", "torch.add(out=)"),
+        ("add(out=), no fast path", "torch.add(out=)"),
+        ("mykernels.add_", "torch.Tensor.add_"),
+        ("add_, no fast path", "torch.Tensor.add_"),
         ("mykernels.d_sigmoid", "torch.sigmoid"),
         ("d_sigmoid, no fast path", "torch.sigmoid"),
     ]:

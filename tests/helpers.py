@@ -121,6 +121,17 @@ TABLE = {op.name: op for op in OPS}
 assert set(TABLE) == set(mykernels.ops.OPS), "the tests' op table must have every op of the build"
 
 
+def python_calls(monkeypatch) -> list[str]:
+    """The names that the ops' Python functions call `mykernels.ops._call` with from now on: one
+    per public-function call that the fast path leaves to them."""
+    calls: list[str] = []
+    call = mykernels.ops._call
+    monkeypatch.setattr(
+        mykernels.ops, "_call", lambda name, *a, **k: calls.append(name) or call(name, *a, **k)
+    )
+    return calls
+
+
 def random(shape, dtype=torch.float32, device="cpu", *, scale: float = 3.0) -> torch.Tensor:
     """Fresh random values, never zeros: normal with standard deviation `scale`."""
     return (torch.randn(shape, dtype=torch.float64, device=device) * scale).to(dtype)

@@ -19,6 +19,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
+import mykernels
 from helpers import TABLE, assert_matches, random, requires_two_gpus
 
 requires_dtensor = pytest.mark.skipif(
@@ -173,6 +174,82 @@ def _check(case: Case, mesh, device: str) -> None:
         torch.testing.assert_close(x.grad.full_tensor(), reference.grad.to(x.dtype))
 
 
+def _write_cases() -> list[Case]:
+    cases = [Case(name, (p,)) for name in ("square", "d_sigmoid") for p in ("S0", "S1", "R", "P")]
+    cases += [
+        Case("add", (a, b), ((6, 4), (6, 4)), (torch.float32,) * 2)
+        for a in ("S0", "S1", "R", "P")
+        for b in ("S0", "R", "P")
+    ]
+    return cases
+
+
+def _check_write(case: Case, mesh, device: str) -> None:
+    """out= and in-place on DTensors, next to torch's forms of the op each follows: where torch
+    writes, the same placements and the op's values; where torch refuses, its error, or, for an
+    in-place call, the op's values in the input's own placements (mykernels writes the op's result
+    through DTensor's copy_, which keeps them, where torch refuses to change them)."""
+    op = TABLE[case.op]
+    fulls = [
+        random(shape, dtype, scale=op.scale).to(device)
+        for shape, dtype in zip(case.shapes, case.dtypes, strict=True)
+    ]
+    expected = op.reference(*(x.double() for x in fulls))
+
+    def placed():
+        return [
+            _distribute(f.clone(), p, mesh) for f, p in zip(fulls, case.placements, strict=True)
+        ]
+
+    def out_like(inputs):
+        # torch's out= result takes out's placements where it can: out as the first input, or
+        # replicated where that is a Partial.
+        placement = "R" if case.placements[0] == "P" else case.placements[0]
+        return _distribute(torch.empty(case.shapes[0], device=device), placement, mesh)
+
+    torch_in_place = getattr(torch.Tensor, f"{op.like.__name__}_")
+    forms = {
+        "in-place": (
+            lambda xs: torch_in_place(*xs, **op.kwargs),
+            lambda xs: getattr(mykernels, f"{op.name}_")(*xs, **op.kwargs),
+            lambda xs: xs[0],
+        ),
+        "out=": (
+            lambda xs: op.like(*xs[:-1], out=xs[-1], **op.kwargs),
+            lambda xs: getattr(mykernels, op.name)(*xs[:-1], out=xs[-1], **op.kwargs),
+            lambda xs: xs[-1],
+        ),
+    }
+    with torch.no_grad():
+        for form, (theirs, ours, written) in forms.items():
+            args = placed()
+            if form == "out=":
+                args.append(out_like(args))
+            original = written(args).placements
+            try:
+                torch_placements = theirs(args).placements
+                torch_error = None
+            except Exception as error:
+                torch_error = error
+            args = placed()
+            if form == "out=":
+                args.append(out_like(args))
+            if torch_error is not None and form == "out=":
+                _assert_raises_as(torch_error, ours, args)
+                continue
+            try:
+                result = ours(args)
+            except Exception:
+                if torch_error is None:
+                    raise
+                _assert_raises_as(torch_error, ours, placed())
+                continue
+            assert result is written(args)
+            wanted = original if torch_error is not None else torch_placements
+            assert result.placements == wanted, (form, result.placements, wanted)
+            assert_matches(result.full_tensor(), expected, torch.float32)
+
+
 def _worker(rank: int, port: int, backend: str, device_type: str, seed: int) -> None:
     # NVLink multicast stays off: it can take a shared host's GPUs out of service.
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), NCCL_NVLS_ENABLE="0")
@@ -197,9 +274,15 @@ def _worker(rank: int, port: int, backend: str, device_type: str, seed: int) -> 
                 _check(case, mesh, device)
             except Exception:  # both ranks fail alike: every check compares full tensors
                 failures.append(f"{case}:\n{traceback.format_exc(limit=-3)}")
+        for case in _write_cases():
+            try:
+                _check_write(case, mesh, device)
+            except Exception:
+                failures.append(f"{case} (out= and in-place):\n{traceback.format_exc(limit=-3)}")
         if failures:
             raise AssertionError(
-                f"{len(failures)} of {len(_cases())} cases failed:\n" + "\n".join(failures)
+                f"{len(failures)} of {len(_cases()) + len(_write_cases())} cases failed:\n"
+                + "\n".join(failures)
             )
     finally:
         dist.destroy_process_group()

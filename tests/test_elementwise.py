@@ -145,4 +145,9 @@ def test_torch_argument_names(op):
     assert list(inspect.signature(getattr(mykernels, op.name)).parameters) == [
         *names,
         *op.kwargs,
+        "out",
+    ]
+    assert list(inspect.signature(getattr(mykernels, f"{op.name}_")).parameters) == [
+        *names,
+        *op.kwargs,
     ]

@@ -16,7 +16,15 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import mykernels
-from helpers import DEVICES, DTYPES, OP_PARAMS, random, requires_cuda, requires_fast_path
+from helpers import (
+    DEVICES,
+    DTYPES,
+    OP_PARAMS,
+    python_calls,
+    random,
+    requires_cuda,
+    requires_fast_path,
+)
 
 pytestmark = requires_fast_path
 
@@ -218,13 +226,8 @@ def test_record_stream_keeps_the_memory_of_a_result(op):
 @pytest.mark.parametrize("op", OP_PARAMS)
 def test_public_function_takes_the_fast_path_without_python(op, device, monkeypatch):
     # The public function is a C function: the fast path, then the op's Python function (ops.py)
-    # for every call it does not take, with the arguments as given. `_call` (which the Python
-    # function calls) counts those.
-    calls = []
-    call = mykernels.ops._call
-    monkeypatch.setattr(
-        mykernels.ops, "_call", lambda name, *a, **k: calls.append(name) or call(name, *a, **k)
-    )
+    # for every call it does not take, with the arguments as given.
+    calls = python_calls(monkeypatch)
     public = getattr(mykernels, op.name)
     inputs = op.inputs(64, device=device)
     expected = op.operator(*inputs)
@@ -262,10 +265,16 @@ def test_public_function_presents_the_python_function(op):
     assert public.__self__ is mykernels._C
     parameters = inspect.signature(public).parameters
     schema = mykernels.ops._SCHEMAS[op.name]
-    assert list(parameters) == [*schema.tensors, *schema.defaults]
-    for name, default in schema.defaults.items():
+    assert list(parameters) == [*schema.tensors, *schema.defaults, "out"]
+    for name, default in [*schema.defaults.items(), ("out", None)]:
         assert parameters[name].kind == inspect.Parameter.KEYWORD_ONLY
         assert parameters[name].default == default
     assert public.__doc__.startswith("Return ")
     assert "Args:" in public.__doc__
+    # The in-place form alike, without out.
+    in_place = getattr(mykernels, f"{op.name}_")
+    assert in_place.__name__ == f"{op.name}_"
+    assert isinstance(in_place, types.BuiltinFunctionType)
+    assert list(inspect.signature(in_place).parameters) == [*schema.tensors, *schema.defaults]
+    assert pickle.loads(pickle.dumps(in_place)) is in_place
     assert pickle.loads(pickle.dumps(public)) is public

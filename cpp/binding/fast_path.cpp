@@ -125,7 +125,13 @@ bool plain_view(PyObject* obj, bool grad_enabled, View& view) {
   } else if (t.device.device_type != dlpack::kCPU) {
     return false;
   }
-  view = {static_cast<char*>(t.data) + t.byte_offset, t.ndim, t.shape, t.strides, dtype, device};
+  view = {static_cast<char*>(t.data) + t.byte_offset,
+          t.ndim,
+          t.shape,
+          t.strides,
+          dtype,
+          device,
+          t.dtype.bits / 8};
   // A ZeroTensor exports no memory (an empty tensor may not either, and has nothing to read).
   return t.data != nullptr || std::find(t.shape, t.shape + t.ndim, 0) != t.shape + t.ndim;
 }
@@ -177,6 +183,50 @@ PyObject* call(const Op& op, const std::array<View, Op::kArity>& inputs) {
   return result ? to_python(result.get()) : nullptr;
 }
 
+// Runs `op` on `inputs` into `target`, the view of the Python tensor `written` (the out= tensor,
+// or the first input), and returns a new reference to that tensor, or nullptr (no error set) where
+// it cannot: where prepare or check_out refuses (the operator then raises, or resizes), as call
+// does otherwise.
+template <class Op>
+PyObject* call_into(const Op& op, const std::array<View, Op::kArity>& inputs, const View& target,
+                    PyObject* written) {
+  Call<Op::kArity> plan;
+  try {
+    prepare<Op>(inputs, plan);
+    check_out<Op>(Op::kName, inputs, plan, target);
+  } catch (...) {
+    return nullptr;
+  }
+  const bool release = inputs[0].device.kind == DeviceKind::CUDA || plan.numel >= kCpuGrainSize;
+  PyThreadState* state = release ? PyEval_SaveThread() : nullptr;
+  bool done = false;
+  try {
+    run_into(op, inputs, plan, target);
+    done = true;
+  } catch (...) {  // declined: the operator raises it
+  }
+  if (state != nullptr) {
+    PyEval_RestoreThread(state);
+  }
+  if (!done) {
+    return nullptr;
+  }
+  // After the write, as torch's in-place kernels do. (It fails for no tensor that the fast path
+  // takes.)
+  PyObject* tensors = torch_.versions_of_tuple ? PyTuple_Pack(1, written) : nullptr;
+  PyObject* none = torch_.versions_of_tuple
+                       ? (tensors == nullptr ? nullptr : torch_.increment_version(tensors))
+                       : torch_.increment_version(written);
+  Py_XDECREF(tensors);
+  if (none != nullptr) {
+    Py_DECREF(none);
+  } else {
+    PyErr_Clear();
+  }
+  Py_INCREF(written);
+  return written;
+}
+
 // A float argument of the schema: a Python float, or an int that fits in 64 bits.
 bool to_double(PyObject* obj, double& out) {
   if (PyFloat_CheckExact(obj)) {
@@ -197,10 +247,15 @@ bool to_double(PyObject* obj, double& out) {
 }
 
 // The fast path of `Op` for the tensors args[0..kArity) and the float arguments `scalars`: the
-// result, or nullptr (no error set) where it declines.
+// result, or nullptr (no error set) where it declines. `written`, where not nullptr, is the tensor
+// to write the result into (the out= tensor, or args[0] for the in-place form): it takes the
+// fast path where it is a plain tensor of the inputs' dtype and device, no inference tensor, with
+// the result's shape and no memory shared in part with an input (check_out); otherwise the
+// operator converts, resizes or raises.
 template <class Op>
 PyObject* try_fast(PyObject* const* args,
-                   const std::array<double, Signature<Op>::kScalars>& scalars) {
+                   const std::array<double, Signature<Op>::kScalars>& scalars,
+                   PyObject* written = nullptr) {
   constexpr int kArity = Op::kArity;
   if (torch_.dlpack == nullptr) {
     return nullptr;
@@ -215,10 +270,23 @@ PyObject* try_fast(PyObject* const* args,
       return nullptr;
     }
   }
+  View target{};
+  if (written != nullptr) {
+    if (written == args[0]) {
+      target = inputs[0];
+    } else if (!plain_view(written, grad_enabled, target) || target.dtype != inputs[0].dtype ||
+               !(target.device == inputs[0].device)) {
+      return nullptr;
+    }
+    if (not_false(torch_.is_inference(written, nullptr))) {
+      return nullptr;
+    }
+  }
   if (watched()) {
     return nullptr;
   }
-  return call(std::apply([](auto... s) { return Op{s...}; }, scalars), inputs);
+  const Op op = std::apply([](auto... s) { return Op{s...}; }, scalars);
+  return written != nullptr ? call_into(op, inputs, target, written) : call(op, inputs);
 }
 
 // mykernels._C.<name>(tensors..., floats...), all positional, in schema order: the fast path's
@@ -238,68 +306,77 @@ PyObject* fast(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
   return out;
 }
 
-// The public function of `Op`, mykernels.<name>: a C function, so that a call the fast path takes
-// runs no Python frame. It takes the tensors positionally and the float arguments by
-// keyword, as the op's Python function (ops.py) does; any other call, and every call the fast
-// path declines, goes to that function with the same arguments: it calls the operator, and it
-// raises Python's own error for arguments that do not fit its signature.
-template <class Op>
+// The public functions of `Op`: mykernels.<name> (kInPlace false), which takes out= too, and
+// mykernels.<name>_ (kInPlace true). Each is a C function, so that a call the fast path takes runs
+// no Python frame. It takes the tensors positionally and the float arguments (and out) by keyword,
+// as its Python function (ops.py) does; any other call, and every call the fast path declines,
+// goes to that function with the same arguments: it calls the operator, and it raises Python's
+// own error for arguments that do not fit its signature.
+template <class Op, bool kInPlace>
 struct Public {
   static constexpr int kScalars = Signature<Op>::kScalars;
   static inline PyObject* function = nullptr;             // the Python function
   static inline std::array<PyObject*, kScalars> names{};  // the float arguments' names, interned
   static inline std::array<double, kScalars> defaults{};  // and defaults (the function's),
   static inline std::array<bool, kScalars> required{};    // or none
+  static inline PyObject* out = nullptr;                  // "out", interned
 };
 
-template <class Op>
+template <class Op, bool kInPlace>
 PyObject* public_call(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs,
                       PyObject* kwnames) {
-  using P = Public<Op>;
+  using P = Public<Op, kInPlace>;
   if (nargs == Op::kArity) {
     std::array<double, P::kScalars> scalars = P::defaults;
     std::array<bool, P::kScalars> missing = P::required;
+    PyObject* written = kInPlace ? args[0] : nullptr;
     const Py_ssize_t keywords = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
     bool fits = true;
     for (Py_ssize_t j = 0; j < keywords && fits; ++j) {
       PyObject* key = PyTuple_GET_ITEM(kwnames, j);
+      PyObject* value = args[Op::kArity + j];
+      if (!kInPlace && (key == P::out || PyUnicode_Compare(key, P::out) == 0)) {
+        written = value == Py_None ? nullptr : value;
+        continue;
+      }
       const auto* name = std::find_if(P::names.begin(), P::names.end(), [key](PyObject* name) {
         return key == name || PyUnicode_Compare(key, name) == 0;
       });
       const auto i = name - P::names.begin();
-      fits = name != P::names.end() && to_double(args[Op::kArity + j], scalars[i]);
+      fits = name != P::names.end() && to_double(value, scalars[i]);
       if (fits) {
         missing[i] = false;
       }
     }
+    PyErr_Clear();  // PyUnicode_Compare of a key that is no str
     fits = fits && std::find(missing.begin(), missing.end(), true) == missing.end();
-    if (PyObject* out = fits ? try_fast<Op>(args, scalars) : nullptr; out != nullptr) {
+    if (PyObject* out = fits ? try_fast<Op>(args, scalars, written) : nullptr; out != nullptr) {
       return out;
     }
   }
   return PyObject_Vectorcall(P::function, args, static_cast<std::size_t>(nargs), kwnames);
 }
 
-// Makes Public<Op> from `function` and returns it as a builtin function of `module` (mykernels._C)
-// with `doc` (its text signature first, for inspect.signature) and the function's __module__ (for
-// pickle, which finds it there by name).
-template <class Op>
-PyObject* make_public(PyObject* module, PyObject* function, const char* doc) {
-  using P = Public<Op>;
+// Makes Public<Op, kInPlace> from `function` and returns it as a builtin function of `module`
+// (mykernels._C) with `doc` (its text signature first, for inspect.signature) and the function's
+// __module__ (for pickle, which finds it there by name).
+template <class Op, bool kInPlace>
+PyObject* make_public(PyObject* module, PyObject* function, const char* doc, PyObject* name) {
+  using P = Public<Op, kInPlace>;
   if (P::function != nullptr) {  // its builtin would call the new function: one per process
-    PyErr_Format(PyExc_RuntimeError, "mykernels: the public function of %s is made already",
-                 Op::kName);
+    PyErr_Format(PyExc_RuntimeError, "mykernels: the public function %U is made already", name);
     return nullptr;
   }
   PyObject* kwdefaults = PyObject_GetAttrString(function, "__kwdefaults__");
   if (kwdefaults == nullptr) {
     return nullptr;
   }
-  bool ok = true;
+  P::out = PyUnicode_InternFromString("out");
+  bool ok = P::out != nullptr;
   for (int i = 0; i < P::kScalars && ok; ++i) {
-    const std::string_view name =
+    const std::string_view arg =
         detail::name_of(detail::argument(Signature<Op>::kSchema, Op::kArity + i));
-    P::names[i] = PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
+    P::names[i] = PyUnicode_FromStringAndSize(arg.data(), static_cast<Py_ssize_t>(arg.size()));
     ok = P::names[i] != nullptr;
     if (ok) {
       PyUnicode_InternInPlace(&P::names[i]);
@@ -309,9 +386,9 @@ PyObject* make_public(PyObject* module, PyObject* function, const char* doc) {
       ok = value == nullptr || to_double(value, P::defaults[i]);
       if (!ok) {
         PyErr_Format(PyExc_TypeError,
-                     "mykernels: the default of %U in the Python function of %s is not a float "
-                     "or an int",
-                     P::names[i], Op::kName);
+                     "mykernels: the default of %U in the Python function %U is not a float or "
+                     "an int",
+                     P::names[i], name);
       }
     }
   }
@@ -322,12 +399,15 @@ PyObject* make_public(PyObject* module, PyObject* function, const char* doc) {
   }
   // Kept for the process's lifetime, as the function itself.
   char* const docstring = strdup(doc);
-  if (docstring == nullptr) {
+  const char* const function_name = PyUnicode_AsUTF8(name);
+  char* const def_name = function_name == nullptr ? nullptr : strdup(function_name);
+  if (docstring == nullptr || def_name == nullptr) {
     Py_DECREF(module_name);
-    return PyErr_NoMemory();
+    return PyErr_Occurred() != nullptr ? nullptr : PyErr_NoMemory();
   }
   auto* def = new PyMethodDef{
-      Op::kName, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(public_call<Op>)),
+      def_name,
+      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(public_call<Op, kInPlace>)),
       METH_FASTCALL | METH_KEYWORDS, docstring};
   Py_INCREF(function);
   P::function = function;
@@ -347,16 +427,26 @@ PyObject* public_function(PyObject* module, PyObject* args) {
   if (name == nullptr) {
     return nullptr;
   }
-#define MYKERNELS_MAKE_PUBLIC(OP)                               \
-  if (PyUnicode_CompareWithASCIIString(name, OP::kName) == 0) { \
-    Py_DECREF(name);                                            \
-    return make_public<OP>(module, function, doc);              \
+  const char* text = PyUnicode_AsUTF8(name);
+  PyObject* result = nullptr;
+  const std::string_view given = text == nullptr ? std::string_view{} : text;
+  // <name>, or <name>_ for the in-place form.
+  const bool in_place = given.ends_with('_');
+  const std::string_view op_name = in_place ? given.substr(0, given.size() - 1) : given;
+  bool found = false;
+#define MYKERNELS_MAKE_PUBLIC(OP)                                            \
+  if (!found && text != nullptr && op_name == OP::kName) {                   \
+    found = true;                                                            \
+    result = in_place ? make_public<OP, true>(module, function, doc, name)   \
+                      : make_public<OP, false>(module, function, doc, name); \
   }
   MYKERNELS_FOR_EACH_OP(MYKERNELS_MAKE_PUBLIC)
 #undef MYKERNELS_MAKE_PUBLIC
-  PyErr_Format(PyExc_ValueError, "mykernels: the op table has no op named %U", name);
+  if (!found && text != nullptr) {
+    PyErr_Format(PyExc_ValueError, "mykernels: the op table has no op named %U", name);
+  }
   Py_DECREF(name);
-  return nullptr;
+  return result;
 }
 
 }  // namespace
@@ -380,8 +470,9 @@ PyMethodDef methods[] = {
     MYKERNELS_FOR_EACH_OP(MYKERNELS_METHOD)
 #undef MYKERNELS_METHOD
         {"_public", public_function, METH_VARARGS,
-         "_public(function, doc): the public function of the op named function.__name__: the "
-         "eager fast path, and the Python function for every call it declines."},
+         "_public(function, doc): the public function named function.__name__ (an op, or its "
+         "in-place form <name>_): the eager fast path, and the Python function for every call it "
+         "declines."},
     {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace mykernels::fast_path

@@ -18,20 +18,30 @@ namespace mykernels::fast_path {
 
 using ToPyObject = AOTITorchError (*)(AtenTensorHandle, void*, void**);
 
-// A Python function of no argument. torch's C functions of no argument (METH_NOARGS) are called
-// through their C pointer, without the interpreter's generic call (a sizeable part of their
-// cost); others through the interpreter. Returns a new reference, or nullptr after an error.
-class NoArgs {
+// A Python function of no argument (kArgs 0) or of one (kArgs 1). torch's C functions of that
+// many arguments (METH_NOARGS, METH_O) are called through their C pointer, without the
+// interpreter's generic call (a sizeable part of their cost); others through the interpreter.
+// A call returns a new reference, or nullptr after an error.
+template <int kArgs>
+class Function {
  public:
-  NoArgs() = default;
-  explicit NoArgs(PyObject* fn) : fn_(fn) {  // keeps a reference for the process's lifetime
-    if (PyCFunction_Check(fn) && PyCFunction_GET_FLAGS(fn) == METH_NOARGS) {
+  static_assert(kArgs == 0 || kArgs == 1);
+  Function() = default;
+  explicit Function(PyObject* fn) : fn_(fn) {  // keeps a reference for the process's lifetime
+    if (PyCFunction_Check(fn) && PyCFunction_GET_FLAGS(fn) == (kArgs == 0 ? METH_NOARGS : METH_O)) {
       c_ = PyCFunction_GET_FUNCTION(fn);
       self_ = PyCFunction_GET_SELF(fn);
     }
   }
-  PyObject* operator()() const {
+  PyObject* operator()() const
+    requires(kArgs == 0)
+  {
     return c_ != nullptr ? c_(self_, nullptr) : PyObject_CallNoArgs(fn_);
+  }
+  PyObject* operator()(PyObject* arg) const
+    requires(kArgs == 1)
+  {
+    return c_ != nullptr ? c_(self_, arg) : PyObject_CallOneArg(fn_, arg);
   }
 
  private:
@@ -39,6 +49,8 @@ class NoArgs {
   PyCFunction c_ = nullptr;
   PyObject* self_ = nullptr;
 };
+using NoArgs = Function<0>;
+using OneArg = Function<1>;
 
 // What the fast path uses of torch: found once, at import, by module.cpp.
 struct Torch {
@@ -50,6 +62,15 @@ struct Torch {
   getter requires_grad = nullptr;
   void* requires_grad_closure = nullptr;
   PyCFunction is_neg = nullptr;
+  // For the tensor an out= or in-place call writes: Tensor.is_inference() (a method of no
+  // argument, called directly), and torch._C._increment_version, which moves its version
+  // counter after the write, as torch's in-place kernels do (autograd then refuses a backward that
+  // saved its old value).
+  // torch._C._increment_version takes a tuple of tensors in the torchs that read a tensor as
+  // the sequence of its elements (`versions_of_tuple`), a tensor in the others.
+  PyCFunction is_inference = nullptr;
+  OneArg increment_version;
+  bool versions_of_tuple = false;
   // Functions of no argument that return True when something watches or redirects operator
   // calls: a TorchFunctionMode, autocast, torch.jit.trace (whose trace would otherwise hold the
   // result as a constant).

@@ -44,6 +44,14 @@ std::string find_torch() {
       return "off: torch.Tensor.is_neg is not a method of no argument";
     }
     found.is_neg = reinterpret_cast<PyMethodDescrObject*>(is_neg.ptr())->d_method->ml_meth;
+    const py::object is_inference = members["is_inference"];
+    if (!Py_IS_TYPE(is_inference.ptr(), &PyMethodDescr_Type) ||
+        reinterpret_cast<PyMethodDescrObject*>(is_inference.ptr())->d_method->ml_flags !=
+            METH_NOARGS) {
+      return "off: torch.Tensor.is_inference is not a method of no argument";
+    }
+    found.is_inference =
+        reinterpret_cast<PyMethodDescrObject*>(is_inference.ptr())->d_method->ml_meth;
     // References kept for the process's lifetime.
     const auto keep = [](py::object object) { return object.release().ptr(); };
     // A key of a module's dict, interned as the module's own names are, so that a lookup finds
@@ -58,6 +66,14 @@ std::string find_torch() {
     found.watchers = {fast_path::NoArgs(keep(C.attr("_is_torch_function_mode_enabled"))),
                       fast_path::NoArgs(keep(C.attr("_is_any_autocast_enabled"))),
                       fast_path::NoArgs(keep(C.attr("_is_tracing")))};
+    found.increment_version = fast_path::OneArg(keep(C.attr("_increment_version")));
+    // An empty tuple tells, touching no tensor.
+    if (PyObject* none = found.increment_version(py::tuple().ptr()); none != nullptr) {
+      Py_DECREF(none);
+      found.versions_of_tuple = true;
+    } else {
+      PyErr_Clear();
+    }
     found.profiling = fast_path::NoArgs(keep(C.attr("_autograd").attr("_profiler_enabled")));
     const py::dict profiler = py::module_::import("torch.autograd.profiler").attr("__dict__");
     const py::str flag = key("_is_profiler_enabled");

@@ -14,6 +14,11 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "check.h"
 #include "signature.h"
@@ -104,6 +109,18 @@ const Supported& check_dtype(const char* op_name, ScalarType type) {
                   dtype_name(type));
   return *entry;
 }
+
+// A list in messages: "a and b", "x, y and z".
+template <class T, std::size_t N>
+struct List {
+  const std::array<T, N>& items;
+  friend std::ostream& operator<<(std::ostream& os, const List& list) {
+    for (std::size_t i = 0; i < N; ++i) {
+      os << (i == 0 ? "" : i + 1 == N ? " and " : ", ") << list.items[i];
+    }
+    return os;
+  }
+};
 
 // torch's is_non_overlapping_and_dense: the elements fill one block of memory exactly once.
 bool is_dense(int ndim, const std::int64_t* sizes, const std::int64_t* strides) {
@@ -203,13 +220,77 @@ Allocated empty_strided(int ndim, const std::int64_t* sizes, const std::int64_t*
   return out;
 }
 
+std::int64_t numel(const View& v) {
+  std::int64_t n = 1;
+  for (int d = 0; d < v.ndim; ++d) {
+    n *= v.sizes[d];
+  }
+  return n;
+}
+
+bool same_shape(const View& v, int ndim, const std::int64_t* sizes) {
+  return v.ndim == ndim && std::equal(v.sizes, v.sizes + ndim, sizes);
+}
+
+// How the memory of two tensors relates, as torch's get_overlap_status sees it: the same elements
+// (the same memory, shape and strides), some shared, none, or, where either tensor has gaps or
+// repeats, too hard to tell (which torch lets pass, and so does mykernels).
+enum class Overlap : std::int8_t { kNone, kFull, kPartial, kUnknown };
+
+Overlap overlap(const View& a, const View& b) {
+  if (a.data == b.data && a.ndim == b.ndim && std::equal(a.sizes, a.sizes + a.ndim, b.sizes) &&
+      std::equal(a.strides, a.strides + a.ndim, b.strides)) {
+    return Overlap::kFull;
+  }
+  if (numel(a) == 0 || numel(b) == 0) {
+    return Overlap::kNone;
+  }
+  if (!is_dense(a.ndim, a.sizes, a.strides) || !is_dense(b.ndim, b.sizes, b.strides)) {
+    return Overlap::kUnknown;
+  }
+  const char* a_begin = static_cast<const char*>(a.data);
+  const char* b_begin = static_cast<const char*>(b.data);
+  const char* a_end = a_begin + numel(a) * a.itemsize;
+  const char* b_end = b_begin + numel(b) * b.itemsize;
+  return a_begin < b_end && b_begin < a_end ? Overlap::kPartial : Overlap::kNone;
+}
+
+// Whether two elements of `v` share memory (a stride 0 along a dimension of size 2 or more); a
+// tensor with gaps that might still, torch lets pass, and so does mykernels.
+bool has_internal_overlap(const View& v) {
+  if (is_dense(v.ndim, v.sizes, v.strides)) {
+    return false;
+  }
+  for (int d = 0; d < v.ndim; ++d) {
+    if (v.sizes[d] > 1 && v.strides[d] == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The operands of a call that writes into memory at `out` with `out_strides`.
+template <class Op>
+void launch(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<Op::kArity>& call,
+            void* out, const std::int64_t* out_strides) {
+  std::array<Operand, Op::kArity + 1> operands;
+  operands[0] = {out, out_strides};
+  for (int k = 0; k < Op::kArity; ++k) {
+    operands[k + 1] = {inputs[k].data, call.strides[k]};
+  }
+  run_elementwise(Op::kName, op, call.dtype, inputs[0].device, call.ndim, call.shape, operands);
+}
+
 }  // namespace
 
 View view_of(const Tensor& t) {
-  return {
-      t.mutable_data_ptr(), static_cast<int>(t.dim()),
-      t.sizes().data(),     t.strides().data(),
-      t.scalar_type(),      t.is_cpu() ? Device{} : Device{DeviceKind::CUDA, t.get_device_index()}};
+  return {t.mutable_data_ptr(),
+          static_cast<int>(t.dim()),
+          t.sizes().data(),
+          t.strides().data(),
+          t.scalar_type(),
+          t.is_cpu() ? Device{} : Device{DeviceKind::CUDA, t.get_device_index()},
+          static_cast<std::int64_t>(t.element_size())};
 }
 
 template <class Op>
@@ -264,13 +345,35 @@ Owned run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<O
     contiguous_strides(call.ndim, call.shape, strides.data());
   }
   Allocated out = empty_strided(call.ndim, call.shape, strides.data(), first.dtype, first.device);
-  std::array<Operand, Op::kArity + 1> operands;
-  operands[0] = {out.data, strides.data()};
-  for (int k = 0; k < Op::kArity; ++k) {
-    operands[k + 1] = {inputs[k].data, call.strides[k]};
-  }
-  run_elementwise(Op::kName, op, call.dtype, first.device, call.ndim, call.shape, operands);
+  launch(op, inputs, call, out.data, strides.data());
   return std::move(out.handle);
+}
+
+template <class Op>
+void check_out(const char* name, const std::array<View, Op::kArity>& inputs,
+               const Call<Op::kArity>& call, const View& out) {
+  MYKERNELS_CHECK(out.device == inputs[0].device, "mykernels.", name, ": expected out on ",
+                  inputs[0].device, ", the device of ", List{Signature<Op>::kNames}, ", got ",
+                  out.device);
+  MYKERNELS_CHECK(same_shape(out, call.ndim, call.shape), "mykernels.", name,
+                  ": output with shape ", Sizes{out.sizes, out.ndim},
+                  " doesn't match the broadcast shape ", Sizes{call.shape, call.ndim});
+  MYKERNELS_CHECK(!has_internal_overlap(out), "mykernels.", name,
+                  ": unsupported operation: more than one element of the written-to tensor refers "
+                  "to a single memory location. Please clone() the tensor before performing the "
+                  "operation.");
+  for (int k = 0; k < Op::kArity; ++k) {
+    MYKERNELS_CHECK(overlap(inputs[k], out) != Overlap::kPartial, "mykernels.", name,
+                    ": unsupported operation: some elements of the input tensor and the "
+                    "written-to tensor refer to a single memory location. Please clone() the "
+                    "tensor before performing the operation.");
+  }
+}
+
+template <class Op>
+void run_into(const Op& op, const std::array<View, Op::kArity>& inputs,
+              const Call<Op::kArity>& call, const View& out) {
+  launch(op, inputs, call, out.data, out.strides);
 }
 
 // Exported for the binding (api.h): an instantiation's visibility is also that of its template
@@ -278,7 +381,11 @@ Owned run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<O
 #define MYKERNELS_INSTANTIATE(OP)                                                                  \
   template MYKERNELS_API void prepare<OP>(const std::array<View, OP::kArity>&, Call<OP::kArity>&); \
   template MYKERNELS_API Owned run<OP>(const OP&, const std::array<View, OP::kArity>&,             \
-                                       const Call<OP::kArity>&);
+                                       const Call<OP::kArity>&);                                   \
+  template MYKERNELS_API void check_out<OP>(const char*, const std::array<View, OP::kArity>&,      \
+                                            const Call<OP::kArity>&, const View&);                 \
+  template MYKERNELS_API void run_into<OP>(const OP&, const std::array<View, OP::kArity>&,         \
+                                           const Call<OP::kArity>&, const View&);
 MYKERNELS_FOR_EACH_OP(MYKERNELS_INSTANTIATE)
 #undef MYKERNELS_INSTANTIATE
 
@@ -314,46 +421,145 @@ ScalarType promote(const std::array<Tensor, Op::kArity>& inputs,
   return type;
 }
 
-// A list in messages: "a and b", "x, y and z".
-template <class T, std::size_t N>
-struct List {
-  const std::array<T, N>& items;
-  friend std::ostream& operator<<(std::ostream& os, const List& list) {
-    for (std::size_t i = 0; i < N; ++i) {
-      os << (i == 0 ? "" : i + 1 == N ? " and " : ", ") << list.items[i];
-    }
-    return os;
-  }
+// The inputs of an operator call, promoted: each converted to the result's dtype where it has
+// another, and the call worked out (prepare).
+template <class Op>
+struct Promoted {
+  std::array<Tensor, Op::kArity> tensors;
+  std::array<View, Op::kArity> views;
+  ScalarType type;
+  Call<Op::kArity> call;
 };
 
 template <class Op>
-Tensor call_operator(std::array<Tensor, Op::kArity> inputs, const Op& op) {
+Promoted<Op> promote_inputs(std::array<Tensor, Op::kArity> inputs) {
   constexpr int kArity = Op::kArity;
-  std::array<View, kArity> views;
+  Promoted<Op> p{std::move(inputs), {}, {}, {}};
   std::array<Device, kArity> devices;
   for (int k = 0; k < kArity; ++k) {
-    views[k] = view_of(inputs[k]);
-    devices[k] = views[k].device;
+    p.views[k] = view_of(p.tensors[k]);
+    devices[k] = p.views[k].device;
   }
   MYKERNELS_CHECK(
       std::all_of(devices.begin(), devices.end(), [&](Device d) { return d == devices[0]; }),
       "mykernels.", Op::kName, ": expected ", List{Signature<Op>::kNames},
       " on the same device, got ", List{devices});
-  const ScalarType type = promote<Op>(inputs, views);
-  (void)check_dtype(Op::kName, type);
+  p.type = promote<Op>(p.tensors, p.views);
+  (void)check_dtype(Op::kName, p.type);
   for (int k = 0; k < kArity; ++k) {
-    if (views[k].dtype != type) {
-      inputs[k] = torch::stable::to(inputs[k], type);
-      views[k] = view_of(inputs[k]);
+    if (p.views[k].dtype != p.type) {
+      p.tensors[k] = torch::stable::to(p.tensors[k], p.type);
+      p.views[k] = view_of(p.tensors[k]);
     }
   }
-  Call<kArity> call;
-  prepare<Op>(views, call);
-  return Tensor(run(op, views, call).release());
+  prepare<Op>(p.views, p.call);
+  return p;
 }
 
-// The operator's function as the schema declares it: kArity tensors, then the floats that make up
-// the op's members, for TORCH_BOX.
+template <class Op>
+Tensor call_operator(std::array<Tensor, Op::kArity> inputs, const Op& op) {
+  Promoted<Op> p = promote_inputs<Op>(std::move(inputs));
+  return Tensor(run(op, p.views, p.call).release());
+}
+
+// A call of an aten operator through the dispatcher; its result, which the caller drops.
+template <std::size_t N>
+void call_aten(const char* op_name, const char* aten, std::array<StableIValue, N> stack) {
+  MYKERNELS_CHECK(
+      torch_call_dispatcher(aten, "", stack.data(), TORCH_ABI_VERSION) == AOTI_TORCH_SUCCESS,
+      "mykernels.", op_name, ": ", aten, " failed: ", last_torch_error());
+  (void)torch::stable::detail::to<Tensor>(stack[0]);
+}
+
+// torch's resize of an out= tensor of another shape: with its warning where out had elements, to
+// the shape of the result and the strides a new result would have (run).
+void resize_out(const char* op_name, Tensor& out, const View& like, int ndim,
+                const std::int64_t* shape) {
+  View given = view_of(out);
+  if (numel(given) != 0) {
+    std::ostringstream message;
+    message << "mykernels." << op_name << ": an output with one or more elements was resized "
+            << "since it had shape " << Sizes{given.sizes, given.ndim}
+            << ", which does not match the required output shape " << Sizes{shape, ndim}
+            << ". This behavior is deprecated, and in a future PyTorch release outputs will not "
+               "be resized unless they have zero elements. You can explicitly reuse an out "
+               "tensor t by resizing it, inplace, to zero elements with t.resize_(0).";
+    aoti_torch_warn(op_name, __FILE__, __LINE__, message.str().c_str());
+  }
+  const std::vector<std::int64_t> sizes(shape, shape + ndim);
+  call_aten(op_name, "aten::resize_",
+            std::array<StableIValue, 3>{torch::stable::detail::from(out),
+                                        torch::stable::detail::from(sizes),
+                                        torch::stable::detail::from(std::nullopt)});
+  DimArray strides;
+  if (same_shape(like, ndim, shape)) {
+    empty_like_strides(like, strides.data());
+  } else {
+    contiguous_strides(ndim, shape, strides.data());
+  }
+  if (!std::equal(strides.begin(), strides.begin() + ndim, view_of(out).strides)) {
+    call_aten(op_name, "aten::as_strided_",
+              std::array<StableIValue, 4>{torch::stable::detail::from(out),
+                                          torch::stable::detail::from(sizes),
+                                          torch::stable::detail::from(std::vector<std::int64_t>(
+                                              strides.begin(), strides.begin() + ndim)),
+                                          torch::stable::detail::from(std::nullopt)});
+  }
+}
+
+// The operators that write into a tensor: Op's result into `out`, by torch's rules. `name` is the
+// op's Python name (add, add_); an out= call (`resize`) resizes an out of another shape, an
+// in-place one (whose out is its first input) refuses it.
+template <class Op>
+void write_operator(const char* name, std::array<Tensor, Op::kArity> inputs, const Op& op,
+                    Tensor out, bool resize) {
+  const std::array<Tensor, Op::kArity> given = inputs;
+  Promoted<Op> p = promote_inputs<Op>(std::move(inputs));
+  View target = view_of(out);
+  // torch's canCast from a floating-point result: to any floating-point or complex dtype.
+  MYKERNELS_CHECK(!is_integral_or_bool(target.dtype), "mykernels.", name, ": result type ",
+                  torch::headeronly::toString(p.type), " can't be cast to the desired output type ",
+                  torch::headeronly::toString(target.dtype));
+  if (resize && target.device == p.views[0].device &&
+      !same_shape(target, p.call.ndim, p.call.shape)) {
+    // An out that is also an input is read and written, and keeps its shape, as in torch.
+    for (const Tensor& input : given) {
+      MYKERNELS_CHECK(overlap(view_of(input), target) != Overlap::kFull, "mykernels.", name,
+                      ": output with shape ", Sizes{target.sizes, target.ndim},
+                      " doesn't match the broadcast shape ", Sizes{p.call.shape, p.call.ndim});
+    }
+    resize_out(name, out, p.views[0], p.call.ndim, p.call.shape);
+    // The resize may have moved the memory of the inputs that share out's storage (out itself,
+    // as an input, has its new shape too; the call keeps the shapes and strides it was worked
+    // out with, and the values keep their places).
+    for (int k = 0; k < Op::kArity; ++k) {
+      p.views[k] = view_of(p.tensors[k]);
+    }
+    target = view_of(out);
+  }
+  std::array<View, Op::kArity> given_views;
+  for (int k = 0; k < Op::kArity; ++k) {
+    given_views[k] = view_of(given[k]);
+  }
+  check_out<Op>(name, given_views, p.call, target);
+  if (target.dtype == p.type) {
+    run_into(op, p.views, p.call, target);
+    return;
+  }
+  // Another floating-point or a complex dtype: the result, then torch's copy, which converts it.
+  const Tensor result(run(op, p.views, p.call).release());
+  torch::stable::copy_(out, result);
+}
+
+// The Python names of an op's variants: add_ for the in-place one (kName + "_").
+template <class Op>
+const char* in_place_name() {
+  static const std::string name = std::string(Op::kName) + "_";
+  return name.c_str();
+}
+
+// The operator functions as the schemas declare them, for TORCH_BOX: kArity tensors, then the
+// floats that make up the op's members; out= takes the output last.
 template <class Op, class Tensors = std::make_index_sequence<Op::kArity>,
           class Scalars = std::make_index_sequence<Signature<Op>::kScalars>>
 struct Operator;
@@ -368,20 +574,65 @@ struct Operator<Op, std::index_sequence<T...>, std::index_sequence<S...>> {
   static Tensor call(TensorArgument<T>... tensors, ScalarArgument<S>... scalars) {
     return call_operator<Op>({std::move(tensors)...}, Op{scalars...});
   }
+  static void out(TensorArgument<T>... tensors, ScalarArgument<S>... scalars, Tensor out) {
+    write_operator<Op>(Op::kName, {std::move(tensors)...}, Op{scalars...}, std::move(out), true);
+  }
+  static void in_place(TensorArgument<T>... tensors, ScalarArgument<S>... scalars) {
+    std::array<Tensor, Op::kArity> inputs{std::move(tensors)...};
+    Tensor self = inputs[0];
+    write_operator<Op>(in_place_name<Op>(), std::move(inputs), Op{scalars...}, std::move(self),
+                       false);
+  }
   static constexpr auto kFunction = &call;
+  static constexpr auto kOut = &out;
+  static constexpr auto kInPlace = &in_place;
 };
+
+// The schemas of an op's variants, made from its own (cpp/core/ops.h): for
+// "add(Tensor input, Tensor other, *, float alpha=1) -> Tensor",
+//   "add.out(Tensor input, Tensor other, *, float alpha=1, Tensor(a!) out) -> ()" and
+//   "add_(Tensor(a!) input, Tensor other, *, float alpha=1) -> ()".
+// They return nothing, as the operators of torch.library.custom_op that mutate do: torch.compile
+// functionalizes no custom operator whose result aliases an input. (The public functions return
+// the tensor written, as torch's do.)
+std::string out_schema(std::string_view schema) {
+  const std::string_view name = schema.substr(0, schema.find('('));
+  const std::string_view arguments =
+      schema.substr(name.size() + 1, schema.find(')') - name.size() - 1);
+  const bool keywords = arguments.find('*') != std::string_view::npos;
+  return std::string(name) + ".out(" + std::string(arguments) + (keywords ? ", " : ", *, ") +
+         "Tensor(a!) out) -> ()";
+}
+
+std::string in_place_schema(std::string_view schema) {
+  const std::string_view name = schema.substr(0, schema.find('('));
+  const std::string_view first = "(Tensor ";
+  const std::string_view arguments =
+      schema.substr(name.size() + first.size(), schema.find(')') - name.size() - first.size());
+  return std::string(name) + "_(Tensor(a!) " + std::string(arguments) + ") -> ()";
+}
 
 }  // namespace
 
 STABLE_TORCH_LIBRARY(mykernels, m) {
-#define MYKERNELS_DEFINE(OP) m.def(OP::kSchema);
+#define MYKERNELS_DEFINE(OP)                                                                       \
+  m.def(OP::kSchema);                                                                              \
+  {                                                                                                \
+    static const std::string variants[] = {out_schema(OP::kSchema), in_place_schema(OP::kSchema)}; \
+    for (const std::string& schema : variants) {                                                   \
+      m.def(schema.c_str());                                                                       \
+    }                                                                                              \
+  }
   MYKERNELS_FOR_EACH_OP(MYKERNELS_DEFINE)
 #undef MYKERNELS_DEFINE
 }
 
 // One implementation per op serves both devices: run_elementwise picks the engine. A build without
 // CUDA registers the CUDA key too, so that CUDA tensors get a message saying how to rebuild.
-#define MYKERNELS_IMPLEMENT(OP) m.impl(OP::kName, TORCH_BOX(Operator<OP>::kFunction));
+#define MYKERNELS_IMPLEMENT(OP)                                                     \
+  m.impl(OP::kName, TORCH_BOX(Operator<OP>::kFunction));                            \
+  m.impl((std::string(OP::kName) + ".out").c_str(), TORCH_BOX(Operator<OP>::kOut)); \
+  m.impl(in_place_name<OP>(), TORCH_BOX(Operator<OP>::kInPlace));
 STABLE_TORCH_LIBRARY_IMPL(mykernels, CPU, m){
     MYKERNELS_FOR_EACH_OP(MYKERNELS_IMPLEMENT)} STABLE_TORCH_LIBRARY_IMPL(mykernels, CUDA, m) {
   MYKERNELS_FOR_EACH_OP(MYKERNELS_IMPLEMENT)

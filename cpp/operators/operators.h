@@ -25,6 +25,7 @@ struct View {
   const std::int64_t* strides;
   ScalarType dtype;
   Device device;
+  std::int64_t itemsize;  // bytes per element
 };
 
 View view_of(const Tensor& t);
@@ -61,5 +62,20 @@ using Owned = std::unique_ptr<AtenTensorOpaque, DeleteHandle>;
 template <class Op>
 MYKERNELS_API Owned run(const Op& op, const std::array<View, Op::kArity>& inputs,
                         const Call<Op::kArity>& call);
+
+// Checks that `out` can receive the result of `Op` on `inputs` (worked out in `call` by prepare)
+// in place, by torch's rules for out= and in-place calls: out is on the inputs' device and has the
+// result's shape, no two of its elements share memory, and it shares no memory with an input
+// unless it is that input exactly (same memory, shape and strides). A failed check is a
+// std::runtime_error naming `name`, the op's Python name (add, add_). The dtype is the caller's
+// to check.
+template <class Op>
+MYKERNELS_API void check_out(const char* name, const std::array<View, Op::kArity>& inputs,
+                             const Call<Op::kArity>& call, const View& out);
+
+// Runs `op` on the inputs into `out`, which check_out accepted and which has the inputs' dtype.
+template <class Op>
+MYKERNELS_API void run_into(const Op& op, const std::array<View, Op::kArity>& inputs,
+                            const Call<Op::kArity>& call, const View& out);
 
 }  // namespace mykernels

@@ -71,6 +71,30 @@ def register(overload: torch._ops.OpOverload, like: torch._ops.OpOverload) -> No
     hooks.when_imported("torch.distributed.tensor", lambda: _install(overload, like))
 
 
+def run_as(overload: torch._ops.OpOverload, function: Callable[..., object]) -> None:
+    """Has DTensor run `overload` (an out= or in-place mykernels operator) as `function` of its
+    arguments, which composes operators that have strategies (the op, then ``copy_``), through
+    DTensor's table of op handlers: the same on every torch, where DTensor's own treatment of an
+    operator without a strategy varies."""
+    if unavailable is not None or not torch.distributed.is_available():
+        return
+    hooks.when_imported("torch.distributed.tensor", lambda: _install_handler(overload, function))
+
+
+def _install_handler(overload: torch._ops.OpOverload, function: Callable[..., object]) -> None:
+    if unavailable is not None:
+        return
+    try:
+        from torch.distributed.tensor import DTensor
+
+        handlers = DTensor._op_dispatcher._custom_op_handlers
+        if not isinstance(handlers, dict):
+            raise TypeError("DTensor's op handlers are no dict")
+        handlers[overload] = lambda op_call, args, kwargs: function(*args, **kwargs)
+    except Exception as error:  # the private API differs in this torch
+        _turn_off(f"{type(error).__name__}: {error}")
+
+
 def _check_schemas(overload: torch._ops.OpOverload, like: torch._ops.OpOverload) -> None:
     def tensors(op: torch._ops.OpOverload) -> tuple[object, ...]:
         # Where the tensor arguments are (positional or keyword-only), and the number of returns.

@@ -14,8 +14,10 @@ torch's own equivalent, which ``python -m mykernels`` and the benchmark compare 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar, cast
@@ -41,12 +43,15 @@ class Op:
     torch_equivalent: Callable[..., torch.Tensor]  # torch's own, taking the same arguments
     arity: int  # the number of tensor arguments
     floats: tuple[str, ...]  # the names of the float arguments (keywords of the public function)
+    # The in-place form, mykernels.<name>_, and its Python function (`_in_place`).
+    in_place: Callable[..., torch.Tensor] | None = None
+    in_place_python_function: Callable[..., torch.Tensor] | None = None
 
 
 OPS: dict[str, Op] = {}
-# The public functions, one per op of the table (checked at the end of this module): a static list,
-# which type checkers read.
-__all__ = ["add", "d_sigmoid", "square"]
+# The public functions, two per op of the table, <name> and <name>_ (checked at the end of this
+# module): a static list, which type checkers read.
+__all__ = ["add", "add_", "d_sigmoid", "d_sigmoid_", "square", "square_"]
 # A public function has its Python function's signature (_define).
 _F = TypeVar("_F", bound=Callable[..., torch.Tensor])
 
@@ -101,10 +106,14 @@ def _schema(name: str) -> _Schema:
 _SCHEMAS = {name: _schema(name) for name in _library.OPS}
 
 
-def _call(name: str, *tensors: object, **scalars: object) -> torch.Tensor:
-    """Calls the operator `name` on the tensors and the float arguments, as the dispatcher would,
-    after the checks that give a short message where the dispatcher's would be long."""
-    schema = _SCHEMAS[name]
+def _call(
+    name: str, *tensors: object, out: torch.Tensor | None = None, **scalars: object
+) -> torch.Tensor:
+    """Calls the operator of `name` (an op, or its in-place form: add_) on the tensors and the float
+    arguments, as the dispatcher would, after the checks that give a short message where the
+    dispatcher's would be long; with `out`, its out= form."""
+    in_place = name.endswith("_")
+    schema = _SCHEMAS[name[:-1] if in_place else name]
     # The float arguments at their defaults are left out: keyword arguments cost time to parse.
     kwargs = {}
     for argument, value in scalars.items():
@@ -113,6 +122,8 @@ def _call(name: str, *tensors: object, **scalars: object) -> torch.Tensor:
             kwargs[argument] = float(value)
     for argument, value in zip(schema.tensors, tensors, strict=True):
         _check_tensor(name, argument, value)
+    if in_place or out is not None:
+        return _write(name, tensors, out, kwargs)
     if torch._C._are_functorch_transforms_active():
         # torch.func's transforms, at any depth: the op's derivatives as an autograd.Function,
         # which torch.func applies level by level (_derivatives).
@@ -129,6 +140,208 @@ def _call(name: str, *tensors: object, **scalars: object) -> torch.Tensor:
         return schema.overload(*tensors, **kwargs)
     with torch._C._AutoDispatchBelowAutograd():
         return schema.overload(*tensors, **kwargs)
+
+
+# The forms that write into a tensor: mykernels.<name>(..., out=out), into out, and
+# mykernels.<name>_(input, ...), into input. Their operators, <name>.out and <name>_ (made from the
+# op's schema by the op library), return nothing: torch.compile functionalizes no custom operator
+# whose result aliases an input. The public functions return the tensor written, as torch's do.
+# Besides their CPU and CUDA kernels, each has, registered here (_register_writes):
+# - an ADInplaceOrView kernel, which moves the written tensor's version counter after the write,
+#   as torch's in-place kernels do, so that autograd refuses a backward that saved its old value;
+# - an Autograd kernel: out= refuses tensors that require grad, as torch's out= forms do; an
+#   in-place call that autograd must record runs as the op, then torch's copy_ into the input
+#   (_write_through_copy), whose autograd refuses a leaf that requires grad and records the rest;
+# - that same composition as its CompositeImplicitAutograd kernel, which torch uses wherever it
+#   decomposes an operator: functionalization (torch.compile, torch.export), fake and meta
+#   tensors, DTensor. So a compiled graph holds the op itself, which Inductor fuses with its
+#   neighbours, and a copy_ into the written tensor, which Inductor turns into the fused kernel's
+#   store: no copy is left;
+# - for the in-place form, a batching rule (vmap). vmap of an out= call fails, as for torch's ops.
+_VARIANTS: dict[str, torch._ops.OpOverload] = {}
+
+
+def _write(
+    name: str, tensors: tuple, out: torch.Tensor | None, scalars: dict[str, float]
+) -> torch.Tensor:
+    """The out= or in-place call of the public function `name`: writes, and returns the tensor
+    written."""
+    target = tensors[0] if out is None else out
+    if out is None:
+        _refuse_inference_tensor(name, target)
+        if torch._C._are_functorch_transforms_active():
+            # torch.func: the op, then copy_ into the input, which torch.func knows how to treat.
+            return _write_through_copy(
+                name, OPS[name[:-1]].python_function, tensors, None, scalars, keep_input=True
+            )
+        overload = _VARIANTS[name]
+        if _forward_ad_active() or (
+            torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        ):
+            overload(*tensors, **scalars)  # through its Autograd kernel, which records it
+            return target
+    else:
+        _check_tensor(name, "out", out)
+        _refuse_gradients(name, (*tensors, out))
+        shape = _broadcast_shape(tensors)
+        if out.shape != shape and out.numel() != 0 and all(out is not t for t in tensors):
+            # torch's warning, where Python's warnings reach the user (the operator's goes to
+            # standard error); the operator resizes the emptied out as a new result is laid out.
+            warnings.warn(_resize_warning(name, out.shape, shape), UserWarning, stacklevel=4)
+            out.resize_(0)
+        overload = _VARIANTS[f"{name}.out"]
+        scalars = {**scalars, "out": out}
+    # Nothing for autograd to record: the kernel, then the version counter, as the Autograd and
+    # ADInplaceOrView kernels would do it, without their Python calls.
+    with torch._C._AutoDispatchBelowADInplaceOrView():
+        overload(*tensors, **scalars)
+    torch.autograd.graph.increment_version(target)
+    return target
+
+
+def _broadcast_shape(tensors: tuple[torch.Tensor, ...]) -> torch.Size:
+    """torch.broadcast_shapes of the tensors' shapes, without its cost where they are equal."""
+    shape = tensors[0].shape
+    if all(t.shape == shape for t in tensors[1:]):
+        return shape
+    return torch.broadcast_shapes(*(t.shape for t in tensors))
+
+
+def _refuse_inference_tensor(name: str, target: torch.Tensor) -> None:
+    if target.is_inference() and not torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            f"mykernels.{name}: Inplace update to inference tensor outside InferenceMode is not "
+            "allowed. You can make a clone to get a normal tensor before doing inplace update."
+        )
+
+
+def _refuse_gradients(name: str, tensors: tuple[torch.Tensor, ...]) -> None:
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        raise RuntimeError(
+            f"mykernels.{name}(): functions with out=... arguments don't support automatic "
+            "differentiation, but one of the arguments requires grad."
+        )
+
+
+def _resize_warning(name: str, given: torch.Size, shape: torch.Size) -> str:
+    return (
+        f"mykernels.{name}: an output with one or more elements was resized since it had shape "
+        f"{list(given)}, which does not match the required output shape {list(shape)}. This "
+        "behavior is deprecated, and in a future PyTorch release outputs will not be resized "
+        "unless they have zero elements. You can explicitly reuse an out tensor t by resizing it, "
+        "inplace, to zero elements with t.resize_(0)."
+    )
+
+
+def _type_name(dtype: torch.dtype) -> str:
+    """torch's C++ name of a dtype, as its messages print it (Float, Long)."""
+    return torch.empty(0, dtype=dtype).type().removeprefix("torch.").removesuffix("Tensor")
+
+
+def _write_through_copy(
+    name: str,
+    function: Callable[..., torch.Tensor],
+    tensors: tuple,
+    out: torch.Tensor | None,
+    scalars: dict[str, object],
+    *,
+    keep_input: bool = False,
+) -> torch.Tensor:
+    """The out= or in-place call of `name` as the op's `function`, then torch's copy_ into the
+    tensor written, with the operator's checks first (copy_ would convert any dtype, and
+    broadcast). With `keep_input`, an in-place call gives the op a copy of its input, which
+    autograd may have saved, as torch's in-place ops keep what their derivative needs."""
+    op = name.removesuffix("_")
+    target = tensors[0] if out is None else out
+    dtype = _result_dtype(op, *tensors)
+    shape = torch.broadcast_shapes(*(t.shape for t in tensors))
+    if not (target.dtype.is_floating_point or target.dtype.is_complex):
+        raise RuntimeError(
+            f"mykernels.{name}: result type {_type_name(dtype)} can't be cast to the desired "
+            f"output type {_type_name(target.dtype)}"
+        )
+    if out is None or any(out is t for t in tensors):
+        torch._check(
+            target.shape == shape,
+            lambda: (
+                f"mykernels.{name}: output with shape {list(target.shape)} doesn't match the "
+                f"broadcast shape {list(shape)}"
+            ),
+        )
+    elif out.shape != shape:
+        if out.numel() != 0:
+            warnings.warn(_resize_warning(name, out.shape, shape), UserWarning, stacklevel=2)
+        out.resize_(shape)
+    if keep_input and out is None:
+        tensors = (tensors[0].clone(), *tensors[1:])
+    return target.copy_(function(*tensors, **scalars))
+
+
+def _register_writes(name: str) -> None:
+    """Registers what torch needs of the op's out= and in-place operators beyond their CPU and CUDA
+    kernels (above)."""
+    schema = _SCHEMAS[name]
+    arity = len(schema.tensors)
+    functional = schema.overload
+    for variant, in_place in ((f"{name}_", True), (f"{name}.out", False)):
+        packet = getattr(_operators, variant.split(".")[0])
+        overload = packet.default if in_place else packet.out
+        _VARIANTS[variant] = overload
+        public_name = variant.removesuffix(".out")
+
+        def written(args: tuple, kwargs: dict, in_place: bool = in_place) -> torch.Tensor:
+            return args[0] if in_place else kwargs["out"]
+
+        def composite(
+            *args: object, public_name: str = public_name, in_place: bool = in_place, **kwargs
+        ) -> None:
+            out = None if in_place else kwargs.pop("out")
+            _write_through_copy(public_name, functional, args[:arity], out, kwargs)
+
+        def autograd(
+            keyset,
+            *args: object,
+            overload: torch._ops.OpOverload = overload,
+            composite: Callable[..., None] = composite,
+            public_name: str = public_name,
+            in_place: bool = in_place,
+            **kwargs: object,
+        ) -> None:
+            tensors = args[:arity]
+            if in_place:
+                _refuse_inference_tensor(public_name, tensors[0])
+                if _forward_ad_active() or (
+                    torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+                ):
+                    _write_through_copy(
+                        public_name, functional, tensors, None, kwargs, keep_input=True
+                    )
+                    return None
+            else:
+                _refuse_gradients(public_name, (*tensors, kwargs["out"]))
+            with torch._C._AutoDispatchBelowAutograd():
+                return overload.redispatch(
+                    keyset & torch._C._after_autograd_keyset, *args, **kwargs
+                )
+
+        def ad_inplace_or_view(
+            keyset,
+            *args: object,
+            overload: torch._ops.OpOverload = overload,
+            written: Callable[..., torch.Tensor] = written,
+            **kwargs: object,
+        ) -> None:
+            with torch._C._AutoDispatchBelowADInplaceOrView():
+                overload.redispatch(
+                    keyset & torch._C._after_ADInplaceOrView_keyset, *args, **kwargs
+                )
+            torch.autograd.graph.increment_version(written(args, kwargs))
+
+        _fragment.impl(variant, autograd, "Autograd", with_keyset=True)
+        _fragment.impl(variant, ad_inplace_or_view, "ADInplaceOrView", with_keyset=True)
+        _fragment.impl(variant, composite, "CompositeImplicitAutograd")
+        _dtensor.run_as(overload, composite)
+    torch.library.register_vmap(f"mykernels::{name}_", _in_place_batching_rule(name), lib=_fragment)
 
 
 def _check_tensor(op: str, name: str, value: object) -> None:
@@ -196,16 +409,18 @@ def _define(
                 (f, inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.empty if d is None else d)
                 for f, d in schema.defaults.items()
             ),
+            ("out", inspect.Parameter.KEYWORD_ONLY, None),
         ]:
             raise ImportError(
                 f"mykernels.ops: the parameters of {name} must be the schema's tensors, then its "
-                "float arguments as keywords with the schema's defaults"
+                "float arguments as keywords with the schema's defaults, then out=None"
             )
         kernel, _TRANSFORMABLE[name] = _derivatives(name, setup_context, backward, jvp)
         _fragment.impl(name, kernel, "Autograd", with_keyset=True)
         torch.library.register_vmap(f"mykernels::{name}", _batching_rule(name), lib=_fragment)
         _inductor.register(_SCHEMAS[name].overload, decomposition)
         _dtensor.register(_SCHEMAS[name].overload, sharding_like)
+        _register_writes(name)
         public = _binding.public(function, _builtin_doc(function))
         hooks.when_imported("torch._dynamo", functools.partial(_allow_in_graph, public))
         _inductor.mark_cacheable(public)  # a Python function, where there is no binding
@@ -215,6 +430,36 @@ def _define(
         return cast(_F, public)
 
     return define
+
+
+def _in_place(function: _F) -> _F:
+    """Makes the decorated function, <name>_, the Python function of the in-place form of the op
+    <name> (defined above it), and returns its public function, as `_define` does for the op."""
+    name = function.__name__.removesuffix("_")
+    if name not in OPS or function.__name__ != f"{name}_":
+        raise ImportError(
+            f"mykernels.ops defines {function.__name__}, which is no op's in-place form: define "
+            "the op <name> first, then <name>_"
+        )
+    schema = _SCHEMAS[name]
+    parameters = inspect.signature(function).parameters.values()
+    expected = [(p.name, p.kind, p.default) for p in _public_parameters(OPS[name].python_function)]
+    if [(p.name, p.kind, p.default) for p in parameters] != expected[:-1] or len(expected) != len(
+        schema.tensors
+    ) + len(schema.defaults) + 1:
+        raise ImportError(
+            f"mykernels.ops: the parameters of {function.__name__} must be those of {name}, "
+            "without out"
+        )
+    public = _binding.public(function, _builtin_doc(function))
+    hooks.when_imported("torch._dynamo", functools.partial(_allow_in_graph, public))
+    _inductor.mark_cacheable(public)
+    OPS[name] = dataclasses.replace(OPS[name], in_place=public, in_place_python_function=function)
+    return cast(_F, public)
+
+
+def _public_parameters(function: Callable[..., object]) -> list[inspect.Parameter]:
+    return list(inspect.signature(function).parameters.values())
 
 
 def _allow_in_graph(public: Callable[..., torch.Tensor]) -> None:
@@ -370,6 +615,34 @@ def _batching_rule(name: str) -> Callable[..., tuple[torch.Tensor, int | None]]:
     return rule
 
 
+def _in_place_batching_rule(name: str) -> Callable[..., tuple[None, None]]:
+    """vmap of <name>_: the batched input written in place, through views of its memory. Where
+    another input is batched and the input written is not, the operator refuses, as torch does:
+    the result would have the batch's shape."""
+    overload = _VARIANTS[f"{name}_"]
+
+    def rule(info, in_dims: tuple, *tensors: torch.Tensor, **scalars: float) -> tuple[None, None]:
+        if all(d is None for d in in_dims):
+            overload(*tensors, **scalars)
+            return None, None
+        rank = max(t.dim() - (d is not None) for t, d in zip(tensors, in_dims, strict=True))
+        physical = []
+        for t, d in zip(tensors, in_dims, strict=True):
+            if d is not None:
+                t = t.movedim(d, 0)
+                for _ in range(rank + 1 - t.dim()):
+                    t = t.unsqueeze(1)  # a view: the input written keeps its memory
+            physical.append(t)
+        if len(tensors) > 1:
+            logical = torch.result_type(*_logical_stand_ins(tensors, in_dims))
+            if torch.result_type(*physical) != logical:
+                physical = [physical[0], *(t.to(logical) for t in physical[1:])]
+        overload(*physical, **scalars)
+        return None, None
+
+    return rule
+
+
 def _logical_stand_ins(tensors: tuple, in_dims: tuple) -> list[torch.Tensor]:
     """Empty meta tensors with the dtypes and 0-dim-ness of the unbatched inputs: what type
     promotion reads of them."""
@@ -413,21 +686,36 @@ def _square_decomposition(x: torch.Tensor) -> torch.Tensor:
     decomposition=_square_decomposition,
     sharding_like=torch.ops.aten.square.default,
 )
-def square(input: torch.Tensor) -> torch.Tensor:
+def square(input: torch.Tensor, *, out: torch.Tensor | None = None) -> torch.Tensor:
     """Return ``input * input`` elementwise, like :func:`torch.square`.
 
     Args:
         input: a float32, float64, float16 or bfloat16 tensor on the CPU or a CUDA device, of any
             shape and strides.
+        out: where to write the result, as torch's ``out=`` (below).
 
     Returns:
         A new tensor of input's shape, dtype and device (float16 and bfloat16 are computed in
-        float32 and rounded once).
+        float32 and rounded once); or out, written.
 
     Raises:
-        RuntimeError: input has another dtype, or is on a device mykernels has no kernel for.
+        RuntimeError: input has another dtype, or is on a device mykernels has no kernel for; or
+            out breaks torch's rules for ``out=``.
+
+    ``out`` follows torch's rules: it is written in place, whatever its strides; one of another
+    shape is resized (with torch's warning if it had elements); its dtype may be any dtype the
+    result converts to (a floating-point or complex one); it may be one of the inputs, but may
+    not share only part of its memory with one; it must be on the inputs' device; and it does not
+    take part in autograd (an argument that requires grad is refused).
     """
-    return _call("square", input)
+    return _call("square", input, out=out)
+
+
+@_in_place
+def square_(input: torch.Tensor) -> torch.Tensor:
+    """Square input in place and return it, like :meth:`torch.Tensor.square_`: input must have a
+    dtype the result converts to, and keeps its memory, shape and strides."""
+    return _call("square_", input)
 
 
 # add ---------------------------------------------------------------------------------------------
@@ -480,7 +768,13 @@ def _add_decomposition(a: torch.Tensor, b: torch.Tensor, *, alpha: float = 1) ->
     decomposition=_add_decomposition,
     sharding_like=torch.ops.aten.add.Tensor,
 )
-def add(input: torch.Tensor, other: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
+def add(
+    input: torch.Tensor,
+    other: torch.Tensor,
+    *,
+    alpha: float = 1,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Return ``input + alpha * other`` elementwise, like :func:`torch.add`.
 
     input and other broadcast against each other, and the result has their promoted dtype
@@ -491,16 +785,26 @@ def add(input: torch.Tensor, other: torch.Tensor, *, alpha: float = 1) -> torch.
     Args:
         input, other: tensors on the same device (the CPU or one CUDA device).
         alpha: a real multiplier of other.
+        out: where to write the result, by torch's rules for ``out=`` (:func:`square` has them).
 
     Returns:
         A new tensor of the broadcast shape. It has input's strides when input already has that
-        shape and is dense, and is contiguous otherwise.
+        shape and is dense, and is contiguous otherwise. Or out, written.
 
     Raises:
         RuntimeError: the shapes do not broadcast, the tensors are on different devices, the
-            promoted dtype is not supported, or alpha is a bool or complex.
+            promoted dtype is not supported, alpha is a bool or complex, or out breaks torch's
+            rules.
     """
-    return _call("add", input, other, alpha=alpha)
+    return _call("add", input, other, alpha=alpha, out=out)
+
+
+@_in_place
+def add_(input: torch.Tensor, other: torch.Tensor, *, alpha: float = 1) -> torch.Tensor:
+    """Add ``alpha * other`` to input in place and return it, like :meth:`torch.Tensor.add_`:
+    other must broadcast to input's shape, and the promoted result must convert to input's
+    dtype."""
+    return _call("add_", input, other, alpha=alpha)
 
 
 # d_sigmoid ---------------------------------------------------------------------------------------
@@ -557,7 +861,7 @@ def _d_sigmoid_decomposition(z: torch.Tensor) -> torch.Tensor:
     # not, and takes the strategy of a function that no Partial placement passes through.
     sharding_like=torch.ops.aten.cos.default,
 )
-def d_sigmoid(input: torch.Tensor) -> torch.Tensor:
+def d_sigmoid(input: torch.Tensor, *, out: torch.Tensor | None = None) -> torch.Tensor:
     """Return the derivative of the sigmoid, ``s * (1 - s)`` with ``s = sigmoid(input)``,
     elementwise.
 
@@ -567,14 +871,24 @@ def d_sigmoid(input: torch.Tensor) -> torch.Tensor:
     Args:
         input: a float32, float64, float16 or bfloat16 tensor, or an integer or bool tensor,
             which is promoted to the default float dtype like :func:`torch.sigmoid` does.
+        out: where to write the result, by torch's rules for ``out=`` (:func:`square` has them).
 
     Returns:
-        A new tensor of input's shape and device.
+        A new tensor of input's shape and device, or out, written.
 
     Raises:
-        RuntimeError: input is complex, or on a device mykernels has no kernel for.
+        RuntimeError: input is complex, or on a device mykernels has no kernel for, or out breaks
+            torch's rules.
     """
-    return _call("d_sigmoid", input)
+    return _call("d_sigmoid", input, out=out)
+
+
+@_in_place
+def d_sigmoid_(input: torch.Tensor) -> torch.Tensor:
+    """Replace input by the derivative of the sigmoid at input, in place, and return it, like
+    torch's in-place ops: input must be floating-point (an integer tensor cannot hold the
+    result)."""
+    return _call("d_sigmoid_", input)
 
 
 # Fake kernels, one per op of the table: the same checks and output metadata as the C++ operators
@@ -642,5 +956,13 @@ for _name, _promotion in _library.OPS.items():
             "function for it (docs/adding-an-op.md)"
         )
     torch.library.register_fake(f"mykernels::{_name}")(_fake_kernel(_name, _promotion))
-if sorted(__all__) != sorted(OPS):
-    raise ImportError(f"mykernels.ops.__all__ must list the public functions {sorted(OPS)}")
+if any(op.in_place is None for op in OPS.values()):
+    raise ImportError(
+        "mykernels.ops must define the in-place form <name>_ of each op (docs/adding-an-op.md): "
+        f"{sorted(name for name, op in OPS.items() if op.in_place is None)} have none"
+    )
+if sorted(__all__) != sorted([*OPS, *(f"{name}_" for name in OPS)]):
+    raise ImportError(
+        "mykernels.ops.__all__ must list the public functions "
+        f"{sorted([*OPS, *(f'{name}_' for name in OPS)])}"
+    )
