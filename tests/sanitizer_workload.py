@@ -1,5 +1,6 @@
 """The workload that compute-sanitizer checks (.ci/gpu-sanitize): every op and dtype on CUDA, at
-sizes with ragged tails, on aligned, misaligned, strided and broadcast operands.
+sizes with ragged tails, on aligned, misaligned, strided and broadcast operands, and its out= and
+in-place forms.
 
 Run it under compute-sanitizer with PYTORCH_NO_CUDA_MEMORY_CACHING=1, so that every tensor is an
 allocation of its own and a read past its end is caught.
@@ -43,6 +44,19 @@ def main() -> None:
                 x = views["aligned"]
                 rest = [fresh2d(n, dtype).mT for _ in range(op.arity - 1)]
                 op.function(x.view(1, n).expand(3, n), *rest)
+                calls += 1
+                # out= and in place, into each layout that can be written, and out= of another
+                # dtype (through a temporary).
+                for layout, target in operands(n, dtype).items():
+                    if layout != "broadcast":
+                        op.function(*[views["misaligned"]] * op.arity, out=target)
+                        op.in_place(target, *[views["strided"]] * (op.arity - 1))
+                        calls += 2
+                other = torch.float32 if dtype == torch.float64 else torch.float64
+                op.function(
+                    *[views["strided"]] * op.arity,
+                    out=torch.empty(n, 2, device="cuda", dtype=other)[:, 0],
+                )
                 calls += 1
     torch.cuda.synchronize()
     print(f"sanitizer workload: {calls} calls")
