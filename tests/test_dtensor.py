@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 import socket
+import sys
 import traceback
 from dataclasses import dataclass
 
@@ -286,6 +287,14 @@ def _worker(rank: int, port: int, backend: str, device_type: str, seed: int) -> 
             )
     finally:
         dist.destroy_process_group()
+    if backend == "gloo":
+        # Every check passed. With gloo, torch itself aborts now and then at interpreter exit, after
+        # destroy_process_group ("terminate called without an active exception": 3 runs of 15
+        # of a two-rank script with torch's own ops and no mykernels, torch 2.13 on CPU), so the
+        # worker leaves without finalizing; a failure above still exits through torch's spawn.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @pytest.mark.parametrize(
