@@ -17,6 +17,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 namespace mykernels::cpu {
@@ -96,13 +98,13 @@ C apply(const Op& op, const C (&args)[sizeof...(I)], std::index_sequence<I...>) 
 }
 
 // The instruction sets the engine is compiled for (run_avx2 and run_avx512 below); the baseline
-// is x86-64's SSE2, or whatever the compiler targets elsewhere.
+// is x86-64's SSE2, AArch64's ASIMD, or whatever the compiler targets elsewhere.
 enum class Isa : std::uint8_t { Baseline, Avx2, Avx512 };
 
 // Conversion of a run of stored elements to the compute type and back. By default element by
 // element, which the compiler vectorizes (Element above). With AVX2, eight elements an
 // instruction sequence: float16 through F16C's conversion instructions (every AVX2 CPU has F16C),
-// bfloat16 through AVX2's integer instructions.
+// bfloat16 through AVX2's integer instructions; with AVX-512, sixteen.
 template <Isa kIsa, class S>
 struct Convert {
   using E = Element<S>;
@@ -120,6 +122,53 @@ struct Convert {
     }
   }
 };
+
+// The conversions of each instruction set, and the elements run_row converts at a time: one
+// vector register of floats.
+template <auto kLoad, auto kStore, std::int64_t kVectorLanes>
+struct VectorConvert {
+  static constexpr bool kPerElement = false;
+  static constexpr std::int64_t kLanes = kVectorLanes;
+  template <class S>
+  [[gnu::always_inline]] static void load(const S* src, float* dst, std::int64_t n) {
+    kLoad(src, dst, n);
+  }
+  template <class S>
+  [[gnu::always_inline]] static void store(const float* src, S* dst, std::int64_t n) {
+    kStore(src, dst, n);
+  }
+};
+
+#if defined(__aarch64__)
+// AArch64's baseline, ASIMD, converts half precision in hardware (FCVTL, FCVTN: round to nearest
+// even), as torch's c10::Half does there; the compiler does not vectorize the casts itself.
+[[gnu::always_inline]] inline void load_f16_neon(const Float16* src, float* dst, std::int64_t n) {
+  std::int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const float16x8_t half = vreinterpretq_f16_u16(vld1q_u16(&src[j].bits));
+    vst1q_f32(dst + j, vcvt_f32_f16(vget_low_f16(half)));
+    vst1q_f32(dst + j + 4, vcvt_high_f32_f16(half));
+  }
+  for (; j < n; ++j) {
+    dst[j] = Element<Float16>::load(src[j]);
+  }
+}
+
+[[gnu::always_inline]] inline void store_f16_neon(const float* src, Float16* dst, std::int64_t n) {
+  std::int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const float16x4_t low = vcvt_f16_f32(vld1q_f32(src + j));
+    const float16x8_t half = vcvt_high_f16_f32(low, vld1q_f32(src + j + 4));
+    vst1q_u16(&dst[j].bits, vreinterpretq_u16_f16(half));
+  }
+  for (; j < n; ++j) {
+    dst[j] = Element<Float16>::store(src[j]);
+  }
+}
+
+template <>
+struct Convert<Isa::Baseline, Float16> : VectorConvert<load_f16_neon, store_f16_neon, 8> {};
+#endif
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MYKERNELS_CPU_DISPATCH 1
@@ -185,23 +234,73 @@ __attribute__((target("avx2"))) inline void store_bf16_avx2(const float* src, BF
   }
 }
 
-template <Isa kIsa>
-  requires(kIsa != Isa::Baseline)
-struct Convert<kIsa, BFloat16> {
-  static constexpr bool kPerElement = false;
-  static void load(const BFloat16* src, float* dst, std::int64_t n) { load_bf16_avx2(src, dst, n); }
-  static void store(const float* src, BFloat16* dst, std::int64_t n) {
-    store_bf16_avx2(src, dst, n);
-  }
-};
+// With AVX-512, sixteen elements an instruction sequence, the rest of a run as with AVX2.
+#define MYKERNELS_TARGET_AVX512 "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"
 
-template <Isa kIsa>
-  requires(kIsa != Isa::Baseline)
-struct Convert<kIsa, Float16> {
-  static constexpr bool kPerElement = false;
-  static void load(const Float16* src, float* dst, std::int64_t n) { load_f16c(src, dst, n); }
-  static void store(const float* src, Float16* dst, std::int64_t n) { store_f16c(src, dst, n); }
-};
+__attribute__((target(MYKERNELS_TARGET_AVX512))) inline void load_f16_avx512(const Float16* src,
+                                                                             float* dst,
+                                                                             std::int64_t n) {
+  std::int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + j));
+    _mm512_storeu_ps(dst + j, _mm512_cvtph_ps(half));
+  }
+  load_f16c(src + j, dst + j, n - j);
+}
+
+__attribute__((target(MYKERNELS_TARGET_AVX512))) inline void store_f16_avx512(const float* src,
+                                                                              Float16* dst,
+                                                                              std::int64_t n) {
+  std::int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m256i half = _mm512_cvtps_ph(_mm512_loadu_ps(src + j), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j), half);
+  }
+  store_f16c(src + j, dst + j, n - j);
+}
+
+__attribute__((target(MYKERNELS_TARGET_AVX512))) inline void load_bf16_avx512(const BFloat16* src,
+                                                                              float* dst,
+                                                                              std::int64_t n) {
+  std::int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + j));
+    const __m512i wide = _mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16);
+    _mm512_storeu_ps(dst + j, _mm512_castsi512_ps(wide));
+  }
+  load_bf16_avx2(src + j, dst + j, n - j);
+}
+
+// The same rounding as store_bf16_avx2. (AVX512-BF16's conversion instruction is not used: it
+// flushes subnormals to zero, which torch's conversion does not.)
+__attribute__((target(MYKERNELS_TARGET_AVX512))) inline void store_bf16_avx512(const float* src,
+                                                                               BFloat16* dst,
+                                                                               std::int64_t n) {
+  std::int64_t j = 0;
+  const __m512i bias = _mm512_set1_epi32(0x7FFF);
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i nan = _mm512_set1_epi32(0x7FC0);
+  for (; j + 16 <= n; j += 16) {
+    const __m512 v = _mm512_loadu_ps(src + j);
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), one);
+    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, bias), odd), 16);
+    const __mmask16 is_nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    const __m512i bits = _mm512_mask_blend_epi32(is_nan, rounded, nan);
+    // Each 32-bit value is below 2^16: truncating to 16 bits keeps it.
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j), _mm512_cvtepi32_epi16(bits));
+  }
+  store_bf16_avx2(src + j, dst + j, n - j);
+}
+
+template <>
+struct Convert<Isa::Avx2, BFloat16> : VectorConvert<load_bf16_avx2, store_bf16_avx2, 8> {};
+template <>
+struct Convert<Isa::Avx2, Float16> : VectorConvert<load_f16c, store_f16c, 8> {};
+template <>
+struct Convert<Isa::Avx512, BFloat16> : VectorConvert<load_bf16_avx512, store_bf16_avx512, 16> {};
+template <>
+struct Convert<Isa::Avx512, Float16> : VectorConvert<load_f16_avx512, store_f16_avx512, 16> {};
 #endif
 
 // Elements the engine converts, computes and stores at a time: small enough that the blocks of
@@ -267,9 +366,9 @@ void run_row(const Op& op, S* out, std::int64_t out_stride, const S* const (&in)
   }
   std::int64_t done = 0;
   if constexpr (!Convert<kIsa, S>::kPerElement) {
-    // Eight elements a step: the conversions of a fixed eight and the op's loop over them compile
-    // to vector instructions on registers (separate passes over blocks cost 2-3x on add).
-    constexpr std::int64_t kLanes = 8;
+    // A vector of elements a step: the conversions of a fixed count and the op's loop over them
+    // compile to vector instructions on registers (separate passes over blocks cost 2-3x on add).
+    constexpr std::int64_t kLanes = Convert<kIsa, S>::kLanes;
     if (dense) {
       for (; done + kLanes <= n; done += kLanes) {
         C lanes[kIn][kLanes];
@@ -394,7 +493,7 @@ void run_typed(const Op& op, const Layout<Op::kArity + 1>& layout,
 // an extension is shared with, and called from, the baseline code.
 #ifdef MYKERNELS_CPU_DISPATCH
 template <class Op, class S>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"),
+__attribute__((target(MYKERNELS_TARGET_AVX512),
                flatten)) void run_avx512(const Op& op, const Layout<Op::kArity + 1>& layout,
                                          const std::array<void*, Op::kArity + 1>& ptrs,
                                          std::int64_t begin, std::int64_t end) {
