@@ -235,8 +235,10 @@ bool fits_32_bits(const Layout<N>& layout) {
 }
 
 // Each thread takes kStridedUnroll elements kThreads apart, and issues the loads of all of them
-// before the first store: the inputs never alias the freshly allocated output, and the loads of a
-// strided access pattern need all the memory-level parallelism they can get.
+// before the first store: an input aliases the output only where it is the output, element for
+// element (out=, in place), and each element is then read and written by one thread, in that
+// order; and the loads of a strided access pattern need all the memory-level parallelism they
+// can get.
 template <class Op, class S, class Index>
 __global__ void __launch_bounds__(kThreads)
     strided_kernel(Op op, Strides<Index, Op::kArity + 1> layout, Pointers<Op::kArity + 1> ptrs) {

@@ -338,16 +338,71 @@ def test_forward_ad_through_in_place(op):
 
 
 @pytest.mark.parametrize("op", OP_PARAMS)
+def test_forward_ad_refused_by_out(op):
+    # An out= form has no forward-mode derivative: a dual input or out is refused, as by torch,
+    # rather than its tangent dropped.
+    with fwAD.dual_level():
+        inputs = op.inputs(SHAPE)
+        for k in range(op.arity + 1):
+            duals = [
+                fwAD.make_dual(x, random(SHAPE)) if i == k else x for i, x in enumerate(inputs)
+            ]
+            out = torch.empty(SHAPE)
+            if k == op.arity:
+                out = fwAD.make_dual(out, random(SHAPE))
+            for function in (op.like, getattr(mykernels, op.name)):
+                with pytest.raises(NotImplementedError, match="because it is an out= function"):
+                    function(*duals, **op.kwargs, out=out)
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
 def test_inference_tensors(op):
     with torch.inference_mode():
         inputs = op.inputs(SHAPE)
         reference = expected(op, inputs)
         in_place(op)(*inputs, **op.kwargs)  # inside inference mode: written
         assert_matches(inputs[0], reference, torch.float32)
+        out = torch.empty(SHAPE)
     raises_like_torch(
         lambda: torch_in_place(op)(*inputs),
         lambda: in_place(op)(*inputs, **op.kwargs),
         f"{op.name}_",
+    )
+    # An inference tensor as out, outside inference mode, likewise.
+    fresh = op.inputs(SHAPE)
+    raises_like_torch(
+        lambda: op.like(*fresh, **op.kwargs, out=out),
+        lambda: into(op, *fresh, out=out),
+        op.name,
+    )
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_out_refused_before_it_is_resized(op):
+    # torch checks out's dtype, memory and device before resizing it: an out it refuses keeps its
+    # shape, and no warning is given.
+    inputs = op.inputs((2, 3))
+    base = torch.zeros(12)
+    for out in (
+        torch.zeros(5, dtype=torch.long),
+        torch.zeros(1).expand(4),  # elements that share memory
+        *((torch.zeros(5, device="cuda"),) if torch.cuda.is_available() else ()),
+    ):
+        shape = out.shape
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(RuntimeError) as theirs:
+                op.like(*inputs, **op.kwargs, out=out)
+            with pytest.raises(RuntimeError, match=f"mykernels.{op.name}") as ours:
+                into(op, *inputs, out=out)
+        assert out.shape == shape
+        assert type(ours.value) is type(theirs.value)
+    # An out that partly overlaps an input and would need a resize: refused, as by torch.
+    first = base[:6].view(2, 3)
+    raises_like_torch(
+        lambda: op.like(first, *inputs[1:], **op.kwargs, out=base[3:7]),
+        lambda: into(op, first, *inputs[1:], out=base[3:7]),
+        op.name,
     )
 
 

@@ -353,7 +353,8 @@ void run_row(const Op& op, S* out, std::int64_t out_stride, const S* const (&in)
     dense = dense && stride[k] == 1;
   }
   if (dense && Convert<kIsa, S>::kPerElement) {
-    // The engine's callers never pass an output that overlaps an input.
+    // An output overlaps an input only where it is that input, element for element (out=, in
+    // place): each element is read before it is written, at its own index.
 #pragma GCC ivdep
     for (std::int64_t j = 0; j < n; ++j) {
       C args[kIn];

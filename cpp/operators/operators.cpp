@@ -349,6 +349,22 @@ Owned run(const Op& op, const std::array<View, Op::kArity>& inputs, const Call<O
   return std::move(out.handle);
 }
 
+// torch's checks of a written tensor's memory, which it makes before any resize: no element
+// written twice, and none that an input reads at another place.
+template <std::size_t kArity>
+void check_out_memory(const char* name, const std::array<View, kArity>& inputs, const View& out) {
+  MYKERNELS_CHECK(!has_internal_overlap(out), "mykernels.", name,
+                  ": unsupported operation: more than one element of the written-to tensor refers "
+                  "to a single memory location. Please clone() the tensor before performing the "
+                  "operation.");
+  for (const View& input : inputs) {
+    MYKERNELS_CHECK(overlap(input, out) != Overlap::kPartial, "mykernels.", name,
+                    ": unsupported operation: some elements of the input tensor and the "
+                    "written-to tensor refer to a single memory location. Please clone() the "
+                    "tensor before performing the operation.");
+  }
+}
+
 template <class Op>
 void check_out(const char* name, const std::array<View, Op::kArity>& inputs,
                const Call<Op::kArity>& call, const View& out) {
@@ -358,16 +374,7 @@ void check_out(const char* name, const std::array<View, Op::kArity>& inputs,
   MYKERNELS_CHECK(same_shape(out, call.ndim, call.shape), "mykernels.", name,
                   ": output with shape ", Sizes{out.sizes, out.ndim},
                   " doesn't match the broadcast shape ", Sizes{call.shape, call.ndim});
-  MYKERNELS_CHECK(!has_internal_overlap(out), "mykernels.", name,
-                  ": unsupported operation: more than one element of the written-to tensor refers "
-                  "to a single memory location. Please clone() the tensor before performing the "
-                  "operation.");
-  for (int k = 0; k < Op::kArity; ++k) {
-    MYKERNELS_CHECK(overlap(inputs[k], out) != Overlap::kPartial, "mykernels.", name,
-                    ": unsupported operation: some elements of the input tensor and the "
-                    "written-to tensor refer to a single memory location. Please clone() the "
-                    "tensor before performing the operation.");
-  }
+  check_out_memory(name, inputs, out);
 }
 
 template <class Op>
@@ -520,14 +527,19 @@ void write_operator(const char* name, std::array<Tensor, Op::kArity> inputs, con
   MYKERNELS_CHECK(!is_integral_or_bool(target.dtype), "mykernels.", name, ": result type ",
                   torch::headeronly::toString(p.type), " can't be cast to the desired output type ",
                   torch::headeronly::toString(target.dtype));
+  std::array<View, Op::kArity> given_views;
+  for (int k = 0; k < Op::kArity; ++k) {
+    given_views[k] = view_of(given[k]);
+  }
   if (resize && target.device == p.views[0].device &&
       !same_shape(target, p.call.ndim, p.call.shape)) {
     // An out that is also an input is read and written, and keeps its shape, as in torch.
-    for (const Tensor& input : given) {
-      MYKERNELS_CHECK(overlap(view_of(input), target) != Overlap::kFull, "mykernels.", name,
+    for (const View& input : given_views) {
+      MYKERNELS_CHECK(overlap(input, target) != Overlap::kFull, "mykernels.", name,
                       ": output with shape ", Sizes{target.sizes, target.ndim},
                       " doesn't match the broadcast shape ", Sizes{p.call.shape, p.call.ndim});
     }
+    check_out_memory(name, given_views, target);
     resize_out(name, out, p.views[0], p.call.ndim, p.call.shape);
     // The resize may have moved the memory of the inputs that share out's storage (out itself,
     // as an input, has its new shape too; the call keeps the shapes and strides it was worked
@@ -536,10 +548,9 @@ void write_operator(const char* name, std::array<Tensor, Op::kArity> inputs, con
       p.views[k] = view_of(p.tensors[k]);
     }
     target = view_of(out);
-  }
-  std::array<View, Op::kArity> given_views;
-  for (int k = 0; k < Op::kArity; ++k) {
-    given_views[k] = view_of(given[k]);
+    for (int k = 0; k < Op::kArity; ++k) {
+      given_views[k] = view_of(given[k]);
+    }
   }
   check_out<Op>(name, given_views, p.call, target);
   if (target.dtype == p.type) {

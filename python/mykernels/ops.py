@@ -182,9 +182,10 @@ def _write(
             return target
     else:
         _check_tensor(name, "out", out)
+        _refuse_inference_tensor(name, out)
         _refuse_gradients(name, (*tensors, out))
         shape = _broadcast_shape(tensors)
-        if out.shape != shape and out.numel() != 0 and all(out is not t for t in tensors):
+        if out.shape != shape and out.numel() != 0 and _resizable(out, tensors):
             # torch's warning, where Python's warnings reach the user (the operator's goes to
             # standard error); the operator resizes the emptied out as a new result is laid out.
             warnings.warn(_resize_warning(name, out.shape, shape), UserWarning, stacklevel=4)
@@ -197,6 +198,19 @@ def _write(
         overload(*tensors, **scalars)
     torch.autograd.graph.increment_version(target)
     return target
+
+
+def _resizable(out: torch.Tensor, tensors: tuple[torch.Tensor, ...]) -> bool:
+    """Whether the operator would take `out` (of another shape) and resize it: torch checks the
+    dtype, device and memory of out before resizing it, so an out refused for these stays as it
+    was. Where out shares memory with an input, the operator decides (and warns on standard
+    error)."""
+    return (
+        (out.dtype.is_floating_point or out.dtype.is_complex)
+        and out.device == tensors[0].device
+        and torch._debug_has_internal_overlap(out) != 1
+        and all(out.untyped_storage().data_ptr() != t.untyped_storage().data_ptr() for t in tensors)
+    )
 
 
 def _broadcast_shape(tensors: tuple[torch.Tensor, ...]) -> torch.Size:
@@ -216,10 +230,18 @@ def _refuse_inference_tensor(name: str, target: torch.Tensor) -> None:
 
 
 def _refuse_gradients(name: str, tensors: tuple[torch.Tensor, ...]) -> None:
+    """out= takes no part in autograd, reverse or forward mode, as torch's out= forms."""
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         raise RuntimeError(
             f"mykernels.{name}(): functions with out=... arguments don't support automatic "
             "differentiation, but one of the arguments requires grad."
+        )
+    if _forward_ad_active() and any(
+        torch.autograd.forward_ad.unpack_dual(t).tangent is not None for t in tensors
+    ):
+        raise NotImplementedError(
+            f"mykernels.{name}: Trying to use forward AD with {name}.out that does not support it "
+            "because it is an out= function"
         )
 
 
@@ -318,6 +340,7 @@ def _register_writes(name: str) -> None:
                     )
                     return None
             else:
+                _refuse_inference_tensor(public_name, kwargs["out"])
                 _refuse_gradients(public_name, (*tensors, kwargs["out"]))
             with torch._C._AutoDispatchBelowAutograd():
                 return overload.redispatch(
