@@ -276,7 +276,7 @@ def _write_through_copy(
     op = name.removesuffix("_")
     target = tensors[0] if out is None else out
     dtype = _result_dtype(op, *tensors)
-    shape = torch.broadcast_shapes(*(t.shape for t in tensors))
+    shape = _broadcast_shape(tensors)
     if not (target.dtype.is_floating_point or target.dtype.is_complex):
         raise RuntimeError(
             f"mykernels.{name}: result type {_type_name(dtype)} can't be cast to the desired "
@@ -466,7 +466,8 @@ def _in_place(function: _F) -> _F:
         )
     schema = _SCHEMAS[name]
     parameters = inspect.signature(function).parameters.values()
-    expected = [(p.name, p.kind, p.default) for p in _public_parameters(OPS[name].python_function)]
+    op_parameters = inspect.signature(OPS[name].python_function).parameters.values()
+    expected = [(p.name, p.kind, p.default) for p in op_parameters]
     if [(p.name, p.kind, p.default) for p in parameters] != expected[:-1] or len(expected) != len(
         schema.tensors
     ) + len(schema.defaults) + 1:
@@ -479,10 +480,6 @@ def _in_place(function: _F) -> _F:
     _inductor.mark_cacheable(public)
     OPS[name] = dataclasses.replace(OPS[name], in_place=public, in_place_python_function=function)
     return cast(_F, public)
-
-
-def _public_parameters(function: Callable[..., object]) -> list[inspect.Parameter]:
-    return list(inspect.signature(function).parameters.values())
 
 
 def _allow_in_graph(public: Callable[..., torch.Tensor]) -> None:
