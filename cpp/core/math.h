@@ -59,13 +59,13 @@ MYKERNELS_HOST_DEVICE inline float exp_nonpositive(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;  // exp(r)
-  // 2^n as two normal factors, so that results in the denormal range round correctly.
-  const std::int32_t ni =
-      std::bit_cast<std::int32_t>(shifted) - std::bit_cast<std::int32_t>(kRound);
-  const std::int32_t half = ni >> 1;
-  const float scale1 = std::bit_cast<float>((half + 127) << 23);
-  const float scale2 = std::bit_cast<float>((ni - half + 127) << 23);
-  return p * scale1 * scale2;
+  // exp(r) * 2^n: scaled by 2^(n + 64) first, a normal power of two for every n the clamp allows
+  // (n >= -150), which is exact, then by 2^-64, the one rounding, which a result in the denormal
+  // range needs. n + 64 + 127 is the low bits of `shifted` (which holds n + 1.5 * 2^23) less those
+  // of kRound, plus 191: one integer add and a shift.
+  constexpr std::int32_t kBias = 64 + 127 - std::bit_cast<std::int32_t>(kRound);
+  const float scale = std::bit_cast<float>((std::bit_cast<std::int32_t>(shifted) + kBias) << 23);
+  return p * scale * 0x1p-64f;
 #endif
 }
 
