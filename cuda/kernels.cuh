@@ -40,6 +40,7 @@ constexpr int kVectorBytes = 16;
 template <class S>
 struct Element {
   using Compute = S;
+  static constexpr DType kDType = kDTypeOf<S>;
   static __device__ Compute load(S v) { return v; }
   static __device__ S store(Compute v) { return v; }
 };
@@ -47,6 +48,7 @@ struct Element {
 template <>
 struct Element<__half> {
   using Compute = float;
+  static constexpr DType kDType = DType::Float16;
   static __device__ float load(__half v) { return __half2float(v); }
   static __device__ __half store(float v) { return __float2half_rn(v); }
 };
@@ -54,6 +56,7 @@ struct Element<__half> {
 template <>
 struct Element<__nv_bfloat16> {
   using Compute = float;
+  static constexpr DType kDType = DType::BFloat16;
   static __device__ float load(__nv_bfloat16 v) { return __bfloat162float(v); }
   static __device__ __nv_bfloat16 store(float v) { return __float2bfloat16_rn(v); }
 };
@@ -68,11 +71,6 @@ struct alignas(sizeof(S) * Vec) Vector {
   S v[Vec];
 };
 
-template <class Op, class C, std::size_t... I>
-__device__ C apply(const Op& op, const C (&args)[sizeof...(I)], std::index_sequence<I...>) {
-  return op(args[I]...);
-}
-
 // Computes one output element from the inputs' stored values.
 template <class Op, class S>
 __device__ S compute(const Op& op, const S (&in)[Op::kArity]) {
@@ -82,7 +80,7 @@ __device__ S compute(const Op& op, const S (&in)[Op::kArity]) {
   for (int k = 0; k < Op::kArity; ++k) {
     args[k] = E::load(in[k]);
   }
-  return E::store(apply(op, args, std::make_index_sequence<Op::kArity>{}));
+  return E::store(apply_op<E::kDType>(op, args, std::make_index_sequence<Op::kArity>{}));
 }
 
 // Threads is kThreads except in benchmarks/flat_kernel_sweep.cu, which times other block sizes.

@@ -10,7 +10,10 @@
 //   kPromotion  how the result's dtype follows from the inputs' dtypes (Promotion below)
 //   operator()  the math, on the inputs in the compute type (float for float32, float16 and
 //               bfloat16 tensors, double for float64 tensors), returning the result in that type;
-//               the engines do the loads, the conversions and the stores.
+//               the engines do the loads, the conversions and the stores. An op whose math can be
+//               cheaper where its result is stored in less precision than the compute type's
+//               takes the stored dtype as a second template parameter, `DType kStored`, after T
+//               (DSigmoid below); the engines pass it to the ops that take it (apply_op).
 // and one line in MYKERNELS_FOR_EACH_OP. Everything else is generated from this table: the
 // operators' schemas and their CPU and CUDA registrations, the eager fast path, every engine's
 // dtype dispatch and instantiations (cpp/operators, cpp/binding, cpp/cpu, cuda/), and in Python the
@@ -21,7 +24,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include <cstddef>
+#include <utility>
+
 #include "cpp/core/host_device.h"
+#include "cpp/core/layout.h"
 #include "cpp/core/math.h"
 
 namespace mykernels {
@@ -36,6 +43,22 @@ enum class Promotion : std::int8_t {
   // torch.sigmoid.
   kIntegerToFloat,
 };
+
+// The dtype a result computed in T has when it is stored as T: an op's default kStored.
+template <class T>
+inline constexpr DType kDTypeOf = sizeof(T) == 8 ? DType::Float64 : DType::Float32;
+
+// op(args...) for a result that is stored as kStored: op.operator()<C, kStored> where the op takes
+// the stored dtype, otherwise op(args...). Every engine calls its ops through this.
+template <DType kStored, class Op, class C, std::size_t... I>
+MYKERNELS_HOST_DEVICE C apply_op(const Op& op, const C (&args)[sizeof...(I)],
+                                 std::index_sequence<I...>) {
+  if constexpr (requires { op.template operator()<C, kStored>(args[I]...); }) {
+    return op.template operator()<C, kStored>(args[I]...);
+  } else {
+    return op(args[I]...);
+  }
+}
 
 // square(input) = input * input
 struct Square {
@@ -75,10 +98,10 @@ struct DSigmoid {
   static constexpr int kArity = 1;
   static constexpr Promotion kPromotion = Promotion::kIntegerToFloat;
 
-  template <class T>
+  template <class T, DType kStored = kDTypeOf<T>>
   MYKERNELS_HOST_DEVICE T operator()(T z) const {
     using std::abs;
-    const T t = detail::exp_nonpositive(-abs(z));
+    const T t = detail::exp_nonpositive<kStored>(-abs(z));
     const T one_plus_t = T(1) + t;
     const T result = detail::quotient(t, one_plus_t * one_plus_t);
     // Near z = 0 the rounding can put the quotient an ulp or two above 0.25, which the exact value

@@ -40,6 +40,7 @@ struct Float16 {
 template <class S>
 struct Element {
   using Compute = S;
+  static constexpr DType kDType = kDTypeOf<S>;
   static Compute load(S v) { return v; }
   static S store(Compute v) { return v; }
 };
@@ -47,6 +48,7 @@ struct Element {
 template <>
 struct Element<Float16> {
   using Compute = float;
+  static constexpr DType kDType = DType::Float16;
   static float load(Float16 v) {
     const std::uint32_t exponent = (v.bits >> 10) & 0x1F;
     const std::uint32_t mantissa = v.bits & 0x3FF;
@@ -84,6 +86,7 @@ struct Element<Float16> {
 template <>
 struct Element<BFloat16> {
   using Compute = float;
+  static constexpr DType kDType = DType::BFloat16;
   static float load(BFloat16 v) { return std::bit_cast<float>(std::uint32_t{v.bits} << 16); }
   static BFloat16 store(float v) {
     const std::uint32_t u = std::bit_cast<std::uint32_t>(v);
@@ -91,11 +94,6 @@ struct Element<BFloat16> {
     return {static_cast<std::uint16_t>(std::isnan(v) ? 0x7FC0u : rounded)};
   }
 };
-
-template <class Op, class C, std::size_t... I>
-C apply(const Op& op, const C (&args)[sizeof...(I)], std::index_sequence<I...>) {
-  return op(args[I]...);
-}
 
 // The instruction sets the engine is compiled for (run_avx2 and run_avx512 below); the baseline
 // is x86-64's SSE2, AArch64's ASIMD, or whatever the compiler targets elsewhere.
@@ -361,7 +359,7 @@ void run_row(const Op& op, S* out, std::int64_t out_stride, const S* const (&in)
       for (int k = 0; k < kIn; ++k) {
         args[k] = E::load(in[k][j]);
       }
-      out[j] = E::store(apply(op, args, std::make_index_sequence<kIn>{}));
+      out[j] = E::store(apply_op<E::kDType>(op, args, std::make_index_sequence<kIn>{}));
     }
     return;
   }
@@ -382,7 +380,7 @@ void run_row(const Op& op, S* out, std::int64_t out_stride, const S* const (&in)
           for (int k = 0; k < kIn; ++k) {
             args[k] = lanes[k][j];
           }
-          results[j] = apply(op, args, std::make_index_sequence<kIn>{});
+          results[j] = apply_op<E::kDType>(op, args, std::make_index_sequence<kIn>{});
         }
         Convert<kIsa, S>::store(results, out + done, kLanes);
       }
@@ -405,7 +403,7 @@ void run_row(const Op& op, S* out, std::int64_t out_stride, const S* const (&in)
       for (int k = 0; k < kIn; ++k) {
         block_args[k] = args[k][j];
       }
-      dst[j] = apply(op, block_args, std::make_index_sequence<kIn>{});
+      dst[j] = apply_op<E::kDType>(op, block_args, std::make_index_sequence<kIn>{});
     }
     if (dst != results) {
       continue;
