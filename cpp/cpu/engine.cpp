@@ -95,9 +95,10 @@ struct Element<BFloat16> {
   }
 };
 
-// The instruction sets the engine is compiled for (run_avx2 and run_avx512 below); the baseline
-// is x86-64's SSE2, AArch64's ASIMD, or whatever the compiler targets elsewhere.
-enum class Isa : std::uint8_t { Baseline, Avx2, Avx512 };
+// The instruction sets the engine is compiled for (run_avx2, run_avx512 and run_avx512_bf16
+// below); the baseline is x86-64's SSE2, AArch64's ASIMD, or whatever the compiler targets
+// elsewhere. Avx512Bf16 is AVX-512 with AVX512-BF16's conversion to bfloat16.
+enum class Isa : std::uint8_t { Baseline, Avx2, Avx512, Avx512Bf16 };
 
 // Conversion of a run of stored elements to the compute type and back. By default element by
 // element, which the compiler vectorizes (Element above). With AVX2, eight elements an
@@ -269,8 +270,7 @@ __attribute__((target(MYKERNELS_TARGET_AVX512))) inline void load_bf16_avx512(co
   load_bf16_avx2(src + j, dst + j, n - j);
 }
 
-// The same rounding as store_bf16_avx2. (AVX512-BF16's conversion instruction is not used: it
-// flushes subnormals to zero, which torch's conversion does not.)
+// The same rounding as store_bf16_avx2.
 __attribute__((target(MYKERNELS_TARGET_AVX512))) inline void store_bf16_avx512(const float* src,
                                                                                BFloat16* dst,
                                                                                std::int64_t n) {
@@ -291,14 +291,43 @@ __attribute__((target(MYKERNELS_TARGET_AVX512))) inline void store_bf16_avx512(c
   store_bf16_avx2(src + j, dst + j, n - j);
 }
 
+// With AVX512-BF16, one instruction (VCVTNEPS2BF16) rounds sixteen floats to nearest even, where
+// store_bf16_avx512 takes seven. It flushes subnormal floats to zero, which torch's conversion
+// does not: the sixteen that hold one are rounded by store_bf16_avx512 instead. A NaN stays a
+// quiet NaN, its sign kept.
+#define MYKERNELS_TARGET_AVX512_BF16 MYKERNELS_TARGET_AVX512 ",avx512bf16"
+
+__attribute__((target(MYKERNELS_TARGET_AVX512_BF16))) inline void store_bf16_avx512_bf16(
+    const float* src, BFloat16* dst, std::int64_t n) {
+  constexpr int kDenormal = 0x20;  // VFPCLASSPS's category
+  std::int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512 v = _mm512_loadu_ps(src + j);
+    if (_mm512_fpclass_ps_mask(v, kDenormal) != 0) [[unlikely]] {
+      store_bf16_avx512(src + j, dst + j, 16);
+      continue;
+    }
+    const __m256bh rounded = _mm512_cvtneps_pbh(v);
+    std::memcpy(dst + j, &rounded, sizeof(rounded));
+  }
+  store_bf16_avx2(src + j, dst + j, n - j);
+}
+
+// Each instruction set converts a vector register at a time; run_row takes two registers' worth a
+// step with AVX-512, so that the two halves' math interleaves.
 template <>
 struct Convert<Isa::Avx2, BFloat16> : VectorConvert<load_bf16_avx2, store_bf16_avx2, 8> {};
 template <>
 struct Convert<Isa::Avx2, Float16> : VectorConvert<load_f16c, store_f16c, 8> {};
 template <>
-struct Convert<Isa::Avx512, BFloat16> : VectorConvert<load_bf16_avx512, store_bf16_avx512, 16> {};
+struct Convert<Isa::Avx512, BFloat16> : VectorConvert<load_bf16_avx512, store_bf16_avx512, 32> {};
 template <>
-struct Convert<Isa::Avx512, Float16> : VectorConvert<load_f16_avx512, store_f16_avx512, 16> {};
+struct Convert<Isa::Avx512, Float16> : VectorConvert<load_f16_avx512, store_f16_avx512, 32> {};
+template <>
+struct Convert<Isa::Avx512Bf16, BFloat16>
+    : VectorConvert<load_bf16_avx512, store_bf16_avx512_bf16, 32> {};
+template <>
+struct Convert<Isa::Avx512Bf16, Float16> : Convert<Isa::Avx512, Float16> {};
 #endif
 
 // Elements the engine converts, computes and stores at a time: small enough that the blocks of
@@ -500,14 +529,21 @@ __attribute__((target(MYKERNELS_TARGET_AVX512),
 }
 
 template <class Op, class S>
+__attribute__((target(MYKERNELS_TARGET_AVX512_BF16), flatten)) void run_avx512_bf16(
+    const Op& op, const Layout<Op::kArity + 1>& layout,
+    const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin, std::int64_t end) {
+  run_typed<Isa::Avx512Bf16, Op, S>(op, layout, ptrs, begin, end);
+}
+
+template <class Op, class S>
 __attribute__((target("avx2,fma,f16c"), flatten)) void run_avx2(
     const Op& op, const Layout<Op::kArity + 1>& layout,
     const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin, std::int64_t end) {
   run_typed<Isa::Avx2, Op, S>(op, layout, ptrs, begin, end);
 }
 
-// The best extension set this CPU has, capped by MYKERNELS_CPU_CAPABILITY (default, avx2 or
-// avx512), which lets tests run the other versions on one machine.
+// The best extension set this CPU has, capped by MYKERNELS_CPU_CAPABILITY (default, avx2, avx512
+// or avx512_bf16), which lets tests run the other versions on one machine.
 Isa detect_isa() {
   __builtin_cpu_init();
   Isa isa = Isa::Baseline;
@@ -517,14 +553,19 @@ Isa detect_isa() {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
       isa = Isa::Avx512;
+      if (__builtin_cpu_supports("avx512bf16")) {
+        isa = Isa::Avx512Bf16;
+      }
     }
   }
-  // avx512 (or nothing) leaves the best; mykernels' __init__.py warns about any other value.
+  // avx512_bf16 (or nothing) leaves the best; mykernels' __init__.py warns about any other value.
   const char* cap = std::getenv("MYKERNELS_CPU_CAPABILITY");
   if (cap != nullptr && std::strcmp(cap, "default") == 0) {
     isa = Isa::Baseline;
   } else if (cap != nullptr && std::strcmp(cap, "avx2") == 0) {
     isa = std::min(isa, Isa::Avx2);
+  } else if (cap != nullptr && std::strcmp(cap, "avx512") == 0) {
+    isa = std::min(isa, Isa::Avx512);
   }
   return isa;
 }
@@ -541,6 +582,9 @@ void run_dispatched(const Op& op, const Layout<Op::kArity + 1>& layout,
                     std::int64_t end) {
 #ifdef MYKERNELS_CPU_DISPATCH
   const Isa isa = selected_isa();
+  if (isa == Isa::Avx512Bf16) {
+    return run_avx512_bf16<Op, S>(op, layout, ptrs, begin, end);
+  }
   if (isa == Isa::Avx512) {
     return run_avx512<Op, S>(op, layout, ptrs, begin, end);
   }
@@ -556,6 +600,8 @@ void run_dispatched(const Op& op, const Layout<Op::kArity + 1>& layout,
 const char* capability() {
 #ifdef MYKERNELS_CPU_DISPATCH
   switch (detail::selected_isa()) {
+    case detail::Isa::Avx512Bf16:
+      return "avx512_bf16";
     case detail::Isa::Avx512:
       return "avx512";
     case detail::Isa::Avx2:

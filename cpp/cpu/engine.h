@@ -17,8 +17,9 @@ void run_elementwise(const Op& op, DType dtype, const Layout<Op::kArity + 1>& la
                      const std::array<void*, Op::kArity + 1>& ptrs, std::int64_t begin,
                      std::int64_t end);
 
-// The vector extensions the kernels use on this CPU: "avx512", "avx2" or "default" (the x86-64
-// baseline, and every other architecture). MYKERNELS_CPU_CAPABILITY=default|avx2 caps the choice.
+// The vector extensions the kernels use on this CPU: "avx512_bf16" (AVX-512 with AVX512-BF16),
+// "avx512", "avx2" or "default" (the x86-64 baseline, and every other architecture).
+// MYKERNELS_CPU_CAPABILITY=default|avx2|avx512 caps the choice.
 [[nodiscard]] const char* capability();
 
 }  // namespace mykernels::cpu

@@ -42,7 +42,7 @@ _check_torch_version()
 def _check_cpu_capability() -> None:
     # MYKERNELS_CPU_CAPABILITY caps the CPU kernels' instruction set (cpp/cpu/engine.cpp),
     # which ignores any other value.
-    capabilities = ("default", "avx2", "avx512")
+    capabilities = ("default", "avx2", "avx512", "avx512_bf16")
     requested = os.environ.get("MYKERNELS_CPU_CAPABILITY")
     if requested not in (None, "", *capabilities):
         warnings.warn(

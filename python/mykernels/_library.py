@@ -36,7 +36,7 @@ _INFO = json.loads(_info_function())
 # Each op of the table (cpp/core/ops.h) and how its result dtype follows from its inputs':
 # "common" or "integer_to_float".
 OPS: dict[str, str] = _INFO["ops"]
-# The CPU engine's instruction set on this CPU: "avx512", "avx2" or "default".
+# The CPU engine's instruction set on this CPU: "avx512_bf16", "avx512", "avx2" or "default".
 CPU_CAPABILITY: str = _INFO["cpu_capability"]
 # CUDART_VERSION of the CUDA kernels (13000 for 13.0), or None for a build without them.
 CUDA_RUNTIME_VERSION: int | None = _INFO["cuda_runtime_version"]
