@@ -17,11 +17,11 @@ import mykernels
 CHECK = """
 import torch, mykernels
 from helpers import DTYPES, OPS, assert_matches, with_layout
-from test_d_sigmoid import test_16_bit_every_input_rounds_correctly_on_the_cpu
+from test_d_sigmoid import test_16_bit_every_input_on_the_cpu
 from test_elementwise import test_16_bit_conversions_are_exact
 for dtype in (torch.float16, torch.bfloat16):
     test_16_bit_conversions_are_exact(dtype, "cpu")
-    test_16_bit_every_input_rounds_correctly_on_the_cpu(dtype)
+    test_16_bit_every_input_on_the_cpu(dtype)
 for op in OPS:
     for dtype in DTYPES:
         for layout in ("contiguous", "sliced", "expanded"):

@@ -70,17 +70,21 @@ def test_16_bit_tails_within_an_ulp(dtype, device):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_16_bit_every_input_rounds_correctly_on_the_cpu(dtype):
+def test_16_bit_every_input_on_the_cpu(dtype):
     # The CPU kernels compute the exponential of 16-bit results to far less than float32's
-    # precision (cpp/core/math.h), and still round every finite float16 and bfloat16 input as the
-    # exact value rounds. (The CUDA kernels' are within an ulp: test_16_bit_tails_within_an_ulp.)
+    # precision (cpp/core/math.h). Every finite float16 and bfloat16 input's result is still the
+    # rounding of a float within 2e-6 (relative) of the exact value, the engine tests' contract:
+    # the exact value's own rounding, but where that lies so close to a halfway point between
+    # two 16-bit numbers that a float near it rounds the other way (float16 0.1128 under qemu's
+    # AArch64). The CUDA kernels' are within an ulp: test_16_bit_tails_within_an_ulp.
     every = torch.arange(-(2**15), 2**15, dtype=torch.int32).to(torch.int16).view(dtype)
     z = every[every.isfinite()]
     t = torch.exp(-z.double().abs())
-    expected = (t / (1 + t) ** 2).to(dtype)
+    exact = t / (1 + t) ** 2
+    low, high = (exact * (1 - 2e-6)).to(dtype), (exact * (1 + 2e-6)).to(dtype)
     result = mykernels.d_sigmoid(z)
-    wrong = result != expected
-    assert not wrong.any(), (z[wrong], result[wrong], expected[wrong])
+    wrong = (result < low) | (result > high)
+    assert not wrong.any(), (z[wrong], result[wrong], exact[wrong])
 
 
 @pytest.mark.parametrize("device", DEVICES)
