@@ -58,7 +58,10 @@ MYKERNELS_HOST_DEVICE inline float exp_nonpositive(float x) {
   }
 #else
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  x = std::max(x, -104.0f);              // exp(-104) rounds to 0 already; NaN stays NaN
+  // Where float16 holds nothing below 2^-24, the clamp keeps the result a normal float.
+  constexpr bool kNormal = kStored == DType::Float16;
+  // exp(-104) rounds to 0 already, and exp(-87) is over 2^-126; NaN stays NaN.
+  x = std::max(x, kNormal ? -87.0f : -104.0f);
   const float shifted = x * kLog2e + kRound;
   const float n = shifted - kRound;  // x / ln 2, rounded
   float p;                           // exp(r)
@@ -84,11 +87,13 @@ MYKERNELS_HOST_DEVICE inline float exp_nonpositive(float x) {
   }
   // exp(r) * 2^n: scaled by 2^(n + 64) first, a normal power of two for every n the clamp allows
   // (n >= -150), which is exact, then by 2^-64, the one rounding, which a result in the denormal
-  // range needs. n + 64 + 127 is the low bits of `shifted` (which holds n + 1.5 * 2^23) less those
-  // of kRound, plus 191: one integer add and a shift.
-  constexpr std::int32_t kBias = 64 + 127 - std::bit_cast<std::int32_t>(kRound);
+  // range needs; for float16 (n >= -126) by 2^n at once. n + 64 + 127 is the low bits of
+  // `shifted` (which holds n + 1.5 * 2^23) less those of kRound, plus 191: one integer add and a
+  // shift.
+  constexpr std::int32_t kShift = kNormal ? 0 : 64;
+  constexpr std::int32_t kBias = kShift + 127 - std::bit_cast<std::int32_t>(kRound);
   const float scale = std::bit_cast<float>((std::bit_cast<std::int32_t>(shifted) + kBias) << 23);
-  return p * scale * 0x1p-64f;
+  return kNormal ? p * scale : p * scale * 0x1p-64f;
 #endif
 }
 

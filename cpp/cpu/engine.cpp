@@ -313,19 +313,19 @@ __attribute__((target(MYKERNELS_TARGET_AVX512_BF16))) inline void store_bf16_avx
   store_bf16_avx2(src + j, dst + j, n - j);
 }
 
-// Each instruction set converts a vector register at a time; run_row takes two registers' worth a
-// step with AVX-512, so that the two halves' math interleaves.
+// Each instruction set converts a vector register at a time; run_row takes four registers' worth a
+// step with AVX-512, so that their math interleaves.
 template <>
 struct Convert<Isa::Avx2, BFloat16> : VectorConvert<load_bf16_avx2, store_bf16_avx2, 8> {};
 template <>
 struct Convert<Isa::Avx2, Float16> : VectorConvert<load_f16c, store_f16c, 8> {};
 template <>
-struct Convert<Isa::Avx512, BFloat16> : VectorConvert<load_bf16_avx512, store_bf16_avx512, 32> {};
+struct Convert<Isa::Avx512, BFloat16> : VectorConvert<load_bf16_avx512, store_bf16_avx512, 64> {};
 template <>
-struct Convert<Isa::Avx512, Float16> : VectorConvert<load_f16_avx512, store_f16_avx512, 32> {};
+struct Convert<Isa::Avx512, Float16> : VectorConvert<load_f16_avx512, store_f16_avx512, 64> {};
 template <>
 struct Convert<Isa::Avx512Bf16, BFloat16>
-    : VectorConvert<load_bf16_avx512, store_bf16_avx512_bf16, 32> {};
+    : VectorConvert<load_bf16_avx512, store_bf16_avx512_bf16, 64> {};
 template <>
 struct Convert<Isa::Avx512Bf16, Float16> : Convert<Isa::Avx512, Float16> {};
 #endif
