@@ -22,9 +22,8 @@
 #pragma once
 
 #include <cmath>
-#include <cstdint>
-
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 #include "cpp/core/host_device.h"
