@@ -12,8 +12,8 @@ import pytest
 
 import mykernels
 
-# The 16-bit conversions bit for bit, d_sigmoid on every 16-bit input, each op, dtype and layout against its float64 reference, then
-# the capability in use.
+# The 16-bit conversions bit for bit, d_sigmoid on every 16-bit input, each op, dtype and
+# layout against its float64 reference, then the capability in use.
 CHECK = """
 import torch, mykernels
 from helpers import DTYPES, OPS, assert_matches, with_layout
